@@ -1,0 +1,18 @@
+"""npae: autoencoders from scratch in NumPy, every backward pass derived and tested."""
+
+from .layers import (
+    ELU, Dense, Flatten, Identity, Layer, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Softplus, Tanh,
+)
+from .losses import MSE, BinaryCrossEntropy
+from .optim import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
+from .models import Autoencoder
+from .io import load
+from .training import History, TrainingDiverged
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ELU", "Dense", "Flatten", "Identity", "Layer", "LeakyReLU", "ReLU", "Reshape", "Sequential", "Sigmoid",
+    "Softplus", "Tanh", "MSE", "BinaryCrossEntropy", "SGD", "Adam", "CosineDecay", "ExponentialDecay",
+    "StepDecay", "Autoencoder", "load", "History", "TrainingDiverged",
+]

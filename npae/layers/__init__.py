@@ -1,0 +1,12 @@
+"""Layers with hand-written forward and backward passes."""
+
+from .base import Layer, Sequential, as_generator, init_weight, init_bias
+from .activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
+from .dense import Dense
+from .shape import Flatten, Reshape
+
+__all__ = [
+    "Layer", "Sequential", "as_generator", "init_weight", "init_bias",
+    "ELU", "Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softplus", "Tanh", "get_activation",
+    "Dense", "Flatten", "Reshape",
+]

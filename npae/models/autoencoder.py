@@ -1,0 +1,180 @@
+"""The deterministic autoencoder: ``x_hat = g(f(x))``, trained to reconstruct its (clean) input.
+
+``code = f(x)`` is the encoder, ``g`` the decoder. The training objective on a batch is
+
+    L = loss(g(f(c(x))), x) + sum_k penalty_k
+
+where ``c`` is an optional corruption (denoising autoencoder, training only) and the penalties are the
+regularisers of ``npae.penalties`` (weight decay, L1 activity, KL sparsity, contractive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.base import Layer, Sequential, positive_int
+from ..layers.activations import sigmoid
+from ..losses import get_loss
+from .. import training
+from .base import Model, check_data
+
+
+def _as_sequential(net, name):
+    if isinstance(net, Sequential):
+        return net
+    if isinstance(net, (list, tuple)):
+        return Sequential(net)
+    if isinstance(net, Layer):
+        return Sequential([net])
+    raise TypeError(f"{name}: expected a Sequential, a Layer or a list of layers, got {type(net).__name__}")
+
+
+def infer_input_shape(net):
+    """The per-sample input shape a network's first layer declares (Dense: ``(in,)``; Conv2D: None)."""
+    for layer in net.layers:
+        if hasattr(layer, "in_features"):
+            return (layer.in_features,)
+        if layer.params:
+            return None
+    return None
+
+
+class Autoencoder(Model):
+    """``Autoencoder(encoder, decoder, loss="mse", penalties=(), corruption=None, input_shape=None)``.
+
+    - ``loss``: ``"mse"``, ``"bce"`` (the decoder then outputs logits; reconstructions are their sigmoid)
+      or a ``Loss`` instance.
+    - ``penalties``: regularisers from ``npae.penalties``, each attached to its layer when the model is built.
+    - ``corruption``: a noise object from ``npae.layers.noise`` applied to the input during training only.
+    - ``input_shape``: per-sample input shape (without batch); inferred from a first Dense layer. When known,
+      the model checks once, by a dry forward pass, that the decoder gives back that shape.
+    """
+
+    def __init__(self, encoder, decoder, loss="mse", penalties=(), corruption=None, input_shape=None):
+        self.encoder = _as_sequential(encoder, "encoder")
+        self.decoder = _as_sequential(decoder, "decoder")
+        self.loss = get_loss(loss)
+        if corruption is not None and not hasattr(corruption, "corrupt"):
+            raise TypeError(
+                f"corruption: expected a noise object from npae.layers.noise (GaussianNoise, MaskingNoise, "
+                f"SaltAndPepperNoise), got {type(corruption).__name__}"
+            )
+        self.corruption = corruption
+        self.penalties = list(penalties)
+        for p in self.penalties:
+            if not hasattr(p, "bind"):
+                raise TypeError(f"penalties: expected penalty objects from npae.penalties, got {type(p).__name__}")
+            p.bind(self)
+        self.input_shape = tuple(input_shape) if input_shape is not None else infer_input_shape(self.encoder)
+        self.optimizer = None
+        if self.input_shape is not None:
+            self._dry_run()
+
+    def modules(self):
+        return [("encoder", self.encoder), ("decoder", self.decoder)]
+
+    def _dry_run(self):
+        """Push two zero samples through encoder and decoder once, to catch mismatched shapes early."""
+        x = np.zeros((2,) + self.input_shape, dtype=self.dtype)
+        try:
+            out = self.decoder.forward(self.encoder.forward(x))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"encoder/decoder: a dry forward pass on input shape {self.input_shape} failed: {exc}") from exc
+        if out.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"decoder: output shape per sample {out.shape[1:]} does not match the input shape {self.input_shape}"
+            )
+
+    # --- data ---------------------------------------------------------------------------------
+    def prepare(self, X, y=None, name="X"):
+        X = check_data(X, name, self.dtype, self.input_shape)
+        if self.loss.output_activation == "sigmoid" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                f"{name}: a BCE (Bernoulli) autoencoder needs values in [0, 1], got range "
+                f"[{X.min():.4g}, {X.max():.4g}]; scale pixels with X / 255"
+            )
+        return X, None
+
+    # --- inference ----------------------------------------------------------------------------
+    def _batched(self, fn, X, batch_size):
+        batch_size = positive_int(batch_size, "batch_size")
+        return np.concatenate([fn(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+
+    def encode(self, X, batch_size=1000):
+        """The codes ``f(x)`` (N, code_dim) of clean inputs."""
+        X = check_data(X, "X", self.dtype, self.input_shape)
+        return self._batched(self.encoder.forward, X, batch_size)
+
+    def decode(self, codes, batch_size=1000):
+        """Reconstructions ``g(code)``, with the loss's output activation (sigmoid for BCE) applied."""
+        codes = check_data(codes, "codes", self.dtype)
+        return self._batched(lambda c: self._output(self.decoder.forward(c)), codes, batch_size)
+
+    def reconstruct(self, X, batch_size=1000):
+        """``x_hat = g(f(x))`` for clean inputs."""
+        X = check_data(X, "X", self.dtype, self.input_shape)
+        return self._batched(lambda x: self._output(self.decoder.forward(self.encoder.forward(x))), X, batch_size)
+
+    def _output(self, raw):
+        return sigmoid(raw) if self.loss.output_activation == "sigmoid" else raw
+
+    def per_sample_loss(self, X, batch_size=1000):
+        """Reconstruction loss of each sample (clean input, no penalties), e.g. for best/worst figures."""
+        X, _ = self.prepare(X)
+        return self._batched(
+            lambda x: self.loss.per_sample(self.decoder.forward(self.encoder.forward(x)), x), X, batch_size
+        )
+
+    def evaluate(self, X, y=None, batch_size=1000):
+        """``{"loss": mean reconstruction loss}`` on clean inputs (penalties not included)."""
+        return {"loss": float(self.per_sample_loss(X, batch_size).mean())}
+
+    # --- training -----------------------------------------------------------------------------
+    def train_batch(self, xb, yb, rng):
+        """One forward/backward pass; gradients are left in each layer's ``grads``."""
+        x_in = self.corruption.corrupt(xb, rng) if self.corruption is not None else xb
+        code = self.encoder.forward(x_in, training=True)
+        out = self.decoder.forward(code, training=True)
+        recon, dout = self.loss.value_and_grad(out, xb)
+        dcode = self.decoder.backward(dout)
+        self.encoder.backward(dcode)
+        penalty = self.encoder.penalty_value + self.decoder.penalty_value
+        for p in self.penalties:
+            if hasattr(p, "apply_to_parameters"):
+                penalty += p.apply_to_parameters(self)
+        return {"loss": recon + penalty, "recon": recon, "penalty": penalty}
+
+    def fit(self, X, epochs=10, batch_size=200, validation_data=None, optimizer=None, seed=0, **kwargs):
+        """Train with minibatch gradient descent; returns a ``History`` (see ``npae.training.fit``)."""
+        return training.fit(
+            self, X, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            optimizer=optimizer, seed=seed, **kwargs,
+        )
+
+    def get_config(self):
+        from ..io import serialize
+
+        return {
+            "encoder": serialize(self.encoder),
+            "decoder": serialize(self.decoder),
+            "loss": serialize(self.loss),
+            "penalties": [serialize(p) for p in self.penalties],
+            "corruption": serialize(self.corruption) if self.corruption is not None else None,
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        from ..io import deserialize
+
+        return cls(
+            deserialize(config["encoder"]),
+            deserialize(config["decoder"]),
+            loss=deserialize(config["loss"]),
+            penalties=[deserialize(p) for p in config.get("penalties", [])],
+            corruption=deserialize(config["corruption"]) if config.get("corruption") else None,
+            input_shape=config.get("input_shape"),
+        )
+
+    def __repr__(self):
+        return f"Autoencoder(\n encoder={self.encoder.describe()},\n decoder={self.decoder.describe()},\n loss={self.loss})"
