@@ -1,0 +1,50 @@
+"""Ready-made architectures: the models of the classic tutorials and DESIGN.md's benchmark models.
+
+Each builder returns an untrained model; ``seed`` makes the initial weights reproducible.
+"""
+
+from __future__ import annotations
+
+from ..layers.activations import get_activation
+from ..layers.base import as_generator, positive_int
+from ..layers.base import Sequential
+from ..layers.dense import Dense
+from .autoencoder import Autoencoder
+
+
+def mlp(sizes, activation="relu", final_activation=None, init="he_uniform", rng=None, name=None):
+    """``Dense(sizes[0] -> sizes[1])``, activation, ..., ``Dense(-> sizes[-1])``, optional final activation.
+
+    ``activation`` follows every hidden layer; ``final_activation`` (None: linear) follows the last.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"sizes: expected at least two layer sizes, got {sizes!r}")
+    for i, s in enumerate(sizes):
+        positive_int(s, f"sizes[{i}]")
+    rng = as_generator(rng)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        layer_init = "glorot_uniform" if last and final_activation in (None, "sigmoid", "tanh", "identity") else init
+        layers.append(Dense(n_in, n_out, init=layer_init, rng=rng))
+        act = final_activation if last else activation
+        if act is not None:
+            layers.append(get_activation(act))
+    return Sequential(layers, name=name)
+
+
+def dense_autoencoder(input_dim=784, hidden=(256, 128), code_dim=32, activation="relu", code_activation=None,
+                      output_activation="sigmoid", loss="mse", seed=0, **kwargs):
+    """The undercomplete MLP autoencoder ``input - hidden... - code - ...hidden reversed - input``.
+
+    Defaults are the classic 784-256-128-32 with a linear code, ReLU hidden layers and a sigmoid output
+    trained with MSE. With ``loss="bce"`` the decoder ends in logits (``output_activation`` is ignored).
+    Extra keyword arguments (``penalties``, ``corruption``) go to ``Autoencoder``.
+    """
+    rng = as_generator(seed)
+    hidden = tuple(hidden)
+    positive_int(code_dim, "code_dim")
+    encoder = mlp((input_dim, *hidden, code_dim), activation, code_activation, rng=rng, name="encoder")
+    out_act = None if str(loss).lower() in ("bce", "binary_cross_entropy") else output_activation
+    decoder = mlp((code_dim, *hidden[::-1], input_dim), activation, out_act, rng=rng, name="decoder")
+    return Autoencoder(encoder, decoder, loss=loss, **kwargs)
