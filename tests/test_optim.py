@@ -1,0 +1,89 @@
+"""Optimizers: the update rules written in their docstrings, schedules, and state save/restore."""
+
+import numpy as np
+import pytest
+
+from npae import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
+
+
+def quadratic_grad(p):
+    """Gradient of 0.5 * p^T A p with a fixed SPD A: gradients change every step."""
+    A = np.array([[3.0, 0.5], [0.5, 1.0]])
+    return A @ p
+
+
+def run(opt, steps=20):
+    p = np.array([1.0, -2.0])
+    for _ in range(steps):
+        opt.step([("p", p, quadratic_grad(p))])
+    return p
+
+
+def test_sgd_plain_and_momentum_by_hand():
+    p = run(SGD(lr=0.1), steps=1)
+    np.testing.assert_allclose(p, np.array([1.0, -2.0]) - 0.1 * quadratic_grad(np.array([1.0, -2.0])))
+    # momentum: v1 = g1, v2 = mu v1 + g2
+    p0 = np.array([1.0, -2.0])
+    g1 = quadratic_grad(p0)
+    p1 = p0 - 0.1 * g1
+    g2 = quadratic_grad(p1)
+    p2 = p1 - 0.1 * (0.9 * g1 + g2)
+    np.testing.assert_allclose(run(SGD(lr=0.1, momentum=0.9), steps=2), p2)
+
+
+def test_nesterov_by_hand():
+    p0 = np.array([1.0, -2.0])
+    g1 = quadratic_grad(p0)
+    p1 = p0 - 0.1 * (g1 + 0.9 * g1)
+    np.testing.assert_allclose(run(SGD(lr=0.1, momentum=0.9, nesterov=True), steps=1), p1)
+
+
+def test_adam_first_step_is_lr_times_sign():
+    # with bias correction, the first Adam step is lr * g / (|g| + eps)
+    p = run(Adam(lr=0.01), steps=1)
+    g = quadratic_grad(np.array([1.0, -2.0]))
+    np.testing.assert_allclose(p, np.array([1.0, -2.0]) - 0.01 * g / (np.abs(g) + 1e-8))
+
+
+@pytest.mark.parametrize("opt", [SGD(lr=0.05, momentum=0.9), Adam(lr=0.05)])
+def test_converges_on_quadratic(opt):
+    assert np.linalg.norm(run(opt, steps=400)) < 1e-2
+
+
+def test_state_dict_round_trip_continues_identically():
+    a = Adam(lr=0.01)
+    p = np.array([1.0, -2.0])
+    for _ in range(5):
+        a.step([("p", p, quadratic_grad(p))])
+    b = Adam(lr=0.01)
+    b.load_state_dict(a.state_dict())
+    q = p.copy()
+    for _ in range(5):
+        a.step([("p", p, quadratic_grad(p))])
+        b.step([("p", q, quadratic_grad(q))])
+    np.testing.assert_array_equal(p, q)
+
+
+def test_float32_parameters_stay_float32():
+    p = np.ones(3, np.float32)
+    Adam().step([("p", p, np.ones(3, np.float32))])
+    SGD(momentum=0.5).step([("q", p, np.ones(3, np.float32))])
+    assert p.dtype == np.float32
+
+
+def test_schedules():
+    assert StepDecay(2, 0.5)(3) == 0.5
+    assert ExponentialDecay(0.9)(2) == pytest.approx(0.81)
+    assert CosineDecay(10)(0) == 1 and CosineDecay(10)(10) == pytest.approx(0)
+    opt = SGD(lr=1.0, schedule=StepDecay(1, 0.1))
+    opt.start_epoch(2)
+    assert opt.lr == pytest.approx(0.01)
+
+
+def test_optimizer_errors():
+    with pytest.raises(ValueError, match="lr: expected a finite number > 0"):
+        Adam(lr=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(momentum=1.5)
+    with pytest.raises(ValueError, match="nesterov"):
+        SGD(nesterov=True)
