@@ -1,0 +1,206 @@
+"""The PyTorch twin of an npae network: build it, copy weights both ways, compare outputs and gradients.
+
+PyTorch serves as the reference implementation: the same network with the same weights must give the same
+output and the same gradients (to about 1e-12 in float64). npae's parameter layouts follow PyTorch's, so
+only ``Dense`` needs a transpose: npae keeps ``W`` as (in, out) for ``y = x W + b``, while
+``torch.nn.Linear.weight`` is (out, in) for ``y = x W^T + b``.
+
+Usage::
+
+    import numpy as np, torch
+    from npae import Dense, ReLU, Sequential
+    from npae.torch_bridge import compare_with_torch, copy_weights, to_torch
+
+    net = Sequential([Dense(784, 32, rng=0), ReLU()]).astype(np.float64)
+    twin = to_torch(net)            # torch Sequential(Linear(784, 32), ReLU()), float64, same weights
+    x = np.random.default_rng(0).random((5, 784))
+    y = twin(torch.from_numpy(x)).detach().numpy()     # equals net.forward(x)
+    # ... train the twin with torch.optim ...
+    copy_weights(net, twin, direction="from_torch")    # bring the trained weights back into npae
+    compare_with_torch(net, x)      # {"y": 0.0, "x": 1e-16, "0.W": 2e-16, "0.b": 0.0}: max relative errors
+
+``torch`` is imported inside the functions, so ``import npae`` works without it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gradcheck import relative_error
+from .layers.base import Layer, Sequential, as_generator
+
+DIRECTIONS = ("to_torch", "from_torch")
+
+#: npae parameter name -> torch attribute name (layouts agree except where ``_TRANSPOSED`` says otherwise)
+_TORCH_PARAM = {"W": "weight", "b": "bias"}
+#: layers whose matrix is stored transposed in torch
+_TRANSPOSED = {"Dense": ("W",)}
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError("npae.torch_bridge needs PyTorch (pip install torch); it is not installed") from exc
+    return torch
+
+
+# ----------------------------------------------------------------------------------------------
+# npae layer -> torch module
+# ----------------------------------------------------------------------------------------------
+
+
+def _module_builders(nn):
+    """``{npae class name: (torch class name, build(layer) -> module)}``."""
+    return {
+        "Dense": ("Linear", lambda layer: nn.Linear(layer.in_features, layer.out_features)),
+        "Identity": ("Identity", lambda layer: nn.Identity()),
+        "ReLU": ("ReLU", lambda layer: nn.ReLU()),
+        "LeakyReLU": ("LeakyReLU", lambda layer: nn.LeakyReLU(negative_slope=layer.alpha)),
+        "Sigmoid": ("Sigmoid", lambda layer: nn.Sigmoid()),
+        "Tanh": ("Tanh", lambda layer: nn.Tanh()),
+        "Softplus": ("Softplus", lambda layer: nn.Softplus()),
+        "ELU": ("ELU", lambda layer: nn.ELU(alpha=layer.alpha)),
+        "Flatten": ("Flatten", lambda layer: nn.Flatten()),
+        "Reshape": ("Unflatten", lambda layer: nn.Unflatten(1, layer.shape)),
+    }
+
+
+def _builder(layer, nn):
+    builders = _module_builders(nn)
+    kind = type(layer).__name__
+    if kind not in builders:
+        raise TypeError(
+            f"layer: no PyTorch equivalent for npae {kind}; supported layers are {', '.join(sorted(builders))}"
+        )
+    return builders[kind]
+
+
+def _torch_dtype(net, torch):
+    return torch.float32 if net.dtype is np.float32 else torch.float64
+
+
+def to_torch(net):
+    """An equivalent ``torch.nn`` module with copied weights: ``nn.Sequential`` for a ``Sequential``.
+
+    The twin has the dtype of ``net``'s parameters (float64 for a float64 net, float32 otherwise).
+    """
+    torch = _import_torch()
+    if not isinstance(net, Layer):
+        raise TypeError(f"net: expected an npae Sequential or Layer, got {type(net).__name__}")
+    twin = _build_module(net, torch.nn).to(_torch_dtype(net, torch))
+    copy_weights(net, twin, direction="to_torch")
+    return twin
+
+
+def _build_module(layer, nn):
+    if isinstance(layer, Sequential):
+        return nn.Sequential(*(_build_module(child, nn) for child in layer.layers))
+    return _builder(layer, nn)[1](layer)
+
+
+# ----------------------------------------------------------------------------------------------
+# weights and gradients, both ways
+# ----------------------------------------------------------------------------------------------
+
+
+def _leaf_pairs(net, module, nn, prefix=""):
+    """Yield ``(qualified_prefix, npae_layer, torch_module)`` for matching leaves of the two networks."""
+    if isinstance(net, Sequential):
+        if not isinstance(module, nn.Sequential) or len(module) != len(net.layers):
+            size = len(module) if isinstance(module, nn.Sequential) else "not a Sequential"
+            raise ValueError(
+                f"torch_seq{(' at ' + prefix.rstrip('.')) if prefix else ''}: expected an nn.Sequential of "
+                f"{len(net.layers)} modules, got {type(module).__name__} ({size})"
+            )
+        for i, (child, child_module) in enumerate(zip(net.layers, module)):
+            yield from _leaf_pairs(child, child_module, nn, f"{prefix}{i}.")
+        return
+    expected = _builder(net, nn)[0]
+    if type(module).__name__ != expected:
+        raise ValueError(
+            f"torch_seq{(' at ' + prefix.rstrip('.')) if prefix else ''}: npae {type(net).__name__} needs a "
+            f"torch {expected}, got {type(module).__name__}"
+        )
+    yield prefix, net, module
+
+
+def _param_pairs(net, module, nn):
+    """Yield ``(qualified_name, npae_layer, key, torch_parameter, transposed)`` for every parameter."""
+    for prefix, layer, leaf in _leaf_pairs(net, module, nn):
+        for key in layer.params:
+            transposed = key in _TRANSPOSED.get(type(layer).__name__, ())
+            yield prefix + key, layer, key, getattr(leaf, _TORCH_PARAM[key]), transposed
+
+
+def _to_numpy(tensor, transposed, dtype):
+    array = tensor.detach().cpu().numpy()
+    return np.ascontiguousarray(array.T if transposed else array, dtype=dtype)
+
+
+def copy_weights(npae_seq, torch_seq, direction="to_torch"):
+    """Copy every parameter from npae to torch (``"to_torch"``) or back (``"from_torch"``).
+
+    The two networks must match layer for layer (as ``to_torch`` builds them); shapes are checked. npae
+    parameters keep their dtype when copied back; torch parameters keep theirs.
+    """
+    torch = _import_torch()
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction: expected one of {DIRECTIONS}, got {direction!r}")
+    pairs = list(_param_pairs(npae_seq, torch_seq, torch.nn))
+    for name, layer, key, tensor, transposed in pairs:
+        expected = tensor.shape[::-1] if transposed else tensor.shape
+        if tuple(expected) != layer.params[key].shape:
+            raise ValueError(
+                f"{name}: npae shape {layer.params[key].shape} does not match torch shape {tuple(tensor.shape)}"
+                + (" (transposed)" if transposed else "")
+            )
+    with torch.no_grad():
+        for name, layer, key, tensor, transposed in pairs:
+            if direction == "to_torch":
+                value = layer.params[key].T if transposed else layer.params[key]
+                tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+            else:
+                layer.params[key] = _to_numpy(tensor, transposed, layer.params[key].dtype)
+    return torch_seq
+
+
+def torch_gradients(npae_seq, torch_seq):
+    """The ``.grad`` of every torch parameter in npae layout, by npae's qualified name (``"0.W"``)."""
+    torch = _import_torch()
+    grads = {}
+    for name, layer, key, tensor, transposed in _param_pairs(npae_seq, torch_seq, torch.nn):
+        if tensor.grad is None:
+            raise ValueError(f"{name}: the torch parameter has no gradient; run backward on the twin first")
+        grads[name] = _to_numpy(tensor.grad, transposed, np.float64)
+    return grads
+
+
+def npae_gradients(net):
+    """The gradient of every parameter of a layer or Sequential by qualified name (``"0.W"``, or ``"W"``)."""
+    return {name: layer.grads[key] for name, _, layer, key in net.parameters()}
+
+
+def compare_with_torch(net, x, dy=None, seed=0):
+    """Run ``net`` and its torch twin on ``x``; max relative errors of output and every gradient.
+
+    The gradients are those of ``L = sum(dy * y)`` with a random upstream ``dy`` (standard normal from
+    ``seed``) unless ``dy`` is given. Returns ``{"y": ..., "x": ..., "<qualified param name>": ...}``.
+    Use a float64 net for a meaningful comparison.
+    """
+    torch = _import_torch()
+    twin = to_torch(net)
+    x = np.asarray(x, dtype=net.dtype or np.float64)
+    y = net.forward(x)
+    if dy is None:
+        dy = as_generator(seed).standard_normal(y.shape)
+    dy = np.asarray(dy, dtype=y.dtype)
+    dx = net.backward(dy.copy())
+    x_t = torch.tensor(x, requires_grad=True)
+    y_t = twin(x_t)
+    y_t.backward(torch.from_numpy(dy))
+    errors = {"y": relative_error(y, y_t.detach().numpy()), "x": relative_error(dx, x_t.grad.numpy())}
+    ours = npae_gradients(net)
+    theirs = torch_gradients(net, twin)
+    errors.update({name: relative_error(ours[name], theirs[name]) for name in ours})
+    return errors

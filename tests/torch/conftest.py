@@ -1,0 +1,44 @@
+"""The PyTorch comparison group: every module here is skipped, with the reason, when torch is not installed.
+
+Each test module starts with ``torch = pytest.importorskip("torch", reason=...)``. The skip cannot live in
+this conftest: pytest 9 crashes on a skip raised by a conftest it loads at start-up (``pytest tests/torch``),
+and a skip from a collection hook makes ``pytest tests/torch/test_x.py`` fail with "found no collectors".
+This conftest imports nothing from torch.
+
+Every comparison goes through the ``matches_torch`` fixture, which asserts the max relative error of each
+tensor is below ``TORCH_TOL`` and counts the tensors; the count is printed at the end of the run.
+"""
+
+import pytest
+
+TORCH_TOL = 1e-8
+
+_tally_key = pytest.StashKey[dict]()
+
+
+def _tally(config):
+    return config.stash.setdefault(_tally_key, {"tensors": 0, "worst": 0.0})
+
+
+@pytest.fixture
+def matches_torch(request):
+    """``matches_torch(errors, what)``: assert every error in ``{tensor: max rel error}`` is below 1e-8."""
+    tally = _tally(request.config)
+
+    def check(errors, what=""):
+        assert errors, f"{what}: nothing was compared"
+        tally["tensors"] += len(errors)
+        tally["worst"] = max(tally["worst"], *errors.values())
+        bad = {name: err for name, err in errors.items() if not err < TORCH_TOL}
+        assert not bad, f"{what}: relative error vs PyTorch above {TORCH_TOL:g}: {bad}"
+
+    return check
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    tally = config.stash.get(_tally_key, None)
+    if tally:
+        terminalreporter.write_line(
+            f"npae vs PyTorch: {tally['tensors']} tensors compared, worst max relative error {tally['worst']:.2e} "
+            f"(tolerance {TORCH_TOL:g})"
+        )
