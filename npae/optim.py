@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .kernels.adam import adam_update
+
 
 def _check_lr(lr):
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
@@ -120,18 +122,10 @@ class Adam(Optimizer):
         if "m" not in slot:
             slot["m"] = np.zeros_like(param)
             slot["v"] = np.zeros_like(param)
-        m, v = slot["m"], slot["v"]
         t = self.steps
-        m *= self.beta1
-        m += (1 - self.beta1) * grad
-        v *= self.beta2
-        v += (1 - self.beta2) * (grad * grad)
-        c1 = 1 - self.beta1**t
-        c2 = 1 - self.beta2**t
-        denom = np.sqrt(v)
-        denom /= math.sqrt(c2)
-        denom += self.eps
-        param -= (self.lr / c1) * (m / denom)
+        lr_t = self.lr / (1 - self.beta1**t)
+        s2 = math.sqrt(1 - self.beta2**t)
+        adam_update(param, grad, slot["m"], slot["v"], lr_t, self.beta1, self.beta2, self.eps, s2)
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
