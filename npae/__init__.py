@@ -6,6 +6,7 @@ from .layers import (
 from .losses import MSE, BinaryCrossEntropy
 from .optim import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
 from .models import Autoencoder
+from .models.pca import PCA, KernelPCA
 from .io import load
 from .training import History, TrainingDiverged
 
@@ -16,3 +17,4 @@ __all__ = [
     "Softplus", "Tanh", "MSE", "BinaryCrossEntropy", "SGD", "Adam", "CosineDecay", "ExponentialDecay",
     "StepDecay", "Autoencoder", "load", "History", "TrainingDiverged",
 ]
+__all__ += ["PCA", "KernelPCA"]

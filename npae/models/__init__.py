@@ -1,5 +1,7 @@
 """Models: the autoencoder family, the VAE, and the closed-form PCA baselines."""
 
 from .autoencoder import Autoencoder
+from .pca import PCA, KernelPCA
 
 __all__ = ["Autoencoder"]
+__all__ += ["PCA", "KernelPCA"]
