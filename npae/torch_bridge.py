@@ -204,3 +204,39 @@ def compare_with_torch(net, x, dy=None, seed=0):
     theirs = torch_gradients(net, twin)
     errors.update({name: relative_error(ours[name], theirs[name]) for name in ours})
     return errors
+
+
+# ----------------------------------------------------------------------------------------------
+# losses
+# ----------------------------------------------------------------------------------------------
+
+
+def _batch_reduce(elementwise, loss_reduction):
+    """npae's reduction: mean over the batch of each sample's sum (``"sum"``) or mean (``"mean"``)."""
+    per_sample = elementwise.reshape(elementwise.shape[0], -1)
+    per_sample = per_sample.mean(dim=1) if loss_reduction == "mean" else per_sample.sum(dim=1)
+    return per_sample.mean()
+
+
+def torch_loss(loss):
+    """The torch function ``(pred, target) -> scalar`` computing the same value as the npae ``loss``."""
+    torch = _import_torch()
+    functional = torch.nn.functional
+    elementwise = {
+        "MSE": lambda p, t: functional.mse_loss(p, t, reduction="none"),
+        "BinaryCrossEntropy": lambda z, t: functional.binary_cross_entropy_with_logits(z, t, reduction="none"),
+    }
+    kind = type(loss).__name__
+    if kind not in elementwise:
+        raise TypeError(f"loss: no PyTorch equivalent for npae {kind}; supported losses are {sorted(elementwise)}")
+    return lambda pred, target: _batch_reduce(elementwise[kind](pred, target), loss.reduction)
+
+
+def compare_loss_with_torch(loss, pred, target):
+    """Max relative errors of an npae loss's value and gradient against torch: ``{"value", "pred"}``."""
+    torch = _import_torch()
+    value, grad = loss.value_and_grad(pred, target)
+    pred_t = torch.tensor(pred, requires_grad=True)
+    value_t = torch_loss(loss)(pred_t, torch.tensor(target))
+    value_t.backward()
+    return {"value": relative_error(value, value_t.item()), "pred": relative_error(grad, pred_t.grad.numpy())}

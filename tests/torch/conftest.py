@@ -20,7 +20,7 @@ def _tally(config):
     return config.stash.setdefault(_tally_key, {"tensors": 0, "worst": 0.0})
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def matches_torch(request):
     """``matches_torch(errors, what)``: assert every error in ``{tensor: max rel error}`` is below 1e-8."""
     tally = _tally(request.config)
@@ -37,7 +37,7 @@ def matches_torch(request):
 
 def pytest_terminal_summary(terminalreporter, config):
     tally = config.stash.get(_tally_key, None)
-    if tally:
+    if tally and tally["tensors"]:
         terminalreporter.write_line(
             f"npae vs PyTorch: {tally['tensors']} tensors compared, worst max relative error {tally['worst']:.2e} "
             f"(tolerance {TORCH_TOL:g})"
