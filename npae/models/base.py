@@ -31,6 +31,31 @@ def check_data(X, name, dtype, feature_shape=None):
     return X.astype(dtype, copy=False)
 
 
+def check_shape(shape, name):
+    """A per-sample shape (without the batch axis) as a tuple of positive ints, or a ValueError/TypeError."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise TypeError(f"{name}: expected a non-empty tuple of positive ints (without the batch axis), got {shape!r}")
+    for size in shape:
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{name}: expected a tuple of positive ints (without the batch axis), got {tuple(shape)!r}")
+    return tuple(int(size) for size in shape)
+
+
+def _check_weight(name, value, shape):
+    """One incoming weight array, checked for shape, float dtype and finite values (all or nothing)."""
+    value = np.asarray(value)
+    if value.shape != shape:
+        raise ValueError(f"weights[{name!r}]: expected shape {shape}, got {value.shape}")
+    if value.dtype.type not in FLOAT_DTYPES:
+        raise TypeError(f"weights[{name!r}]: expected a float array, got dtype {value.dtype}")
+    if not np.all(np.isfinite(value)):
+        bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        raise ValueError(f"weights[{name!r}]: expected finite values, got {bad} NaN or infinite entries")
+    return value
+
+
 class Model:
     """Mixin: ``modules()`` lists the named top-level ``Sequential``/layers that hold the parameters."""
 
@@ -62,21 +87,17 @@ class Model:
         return {name: layer.params[key].copy() for name, layer, key in self.named_parameters()}
 
     def set_weights(self, weights):
-        """Set parameters from ``{qualified_name: array}``; names and shapes must match exactly."""
+        """Set parameters from ``{qualified_name: array}``; names, shapes and finiteness must match exactly."""
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights: expected a dict {{qualified_name: array}}, got {type(weights).__name__}")
         own = {name: (layer, key) for name, layer, key in self.named_parameters()}
         missing = sorted(set(own) - set(weights))
         extra = sorted(set(weights) - set(own))
         if missing or extra:
             raise ValueError(f"weights: names do not match the model (missing {missing}, unexpected {extra})")
+        checked = {name: _check_weight(name, weights[name], layer.params[key].shape) for name, (layer, key) in own.items()}
         for name, (layer, key) in own.items():
-            value = np.asarray(weights[name])
-            if value.shape != layer.params[key].shape:
-                raise ValueError(
-                    f"weights[{name!r}]: expected shape {layer.params[key].shape}, got {value.shape}"
-                )
-            if value.dtype.type not in FLOAT_DTYPES:
-                raise TypeError(f"weights[{name!r}]: expected a float array, got dtype {value.dtype}")
-            layer.params[key] = value.astype(layer.params[key].dtype, copy=True)
+            layer.params[key] = checked[name].astype(layer.params[key].dtype, copy=True)
 
     def num_parameters(self):
         return sum(layer.params[key].size for _, layer, key in self.named_parameters())
