@@ -3,23 +3,41 @@
 A model file is one ``.npz`` archive holding
 
 - ``__architecture__``: the model's architecture as UTF-8 JSON bytes (a uint8 array), and
-- one float array per parameter, under its qualified name (``encoder.0.W``).
+- one float array per parameter, under its qualified name (``encoder.0.W``);
+- optionally more records whose names start with ``__`` (a training checkpoint adds its loop state and
+  the optimizer's state there; ``load`` ignores them).
 
-Loading reads it with ``allow_pickle=False``, rebuilds the architecture from known class names only,
-and checks every weight's name and shape against the rebuilt model before setting it.
+Loading never trusts the file: it reads the archive with its own reader (no ``allow_pickle``, no object
+arrays), verifies every member's CRC-32 before parsing it, checks that each array header agrees with the
+number of bytes stored, rebuilds the architecture from known class names only, and checks every weight's
+name, shape and finiteness against the rebuilt model. Whatever is wrong, the error is a ``ValueError``
+naming the file and what was expected (a missing file is a ``FileNotFoundError``).
 """
 
 from __future__ import annotations
 
+import io as _bytes_io
 import json
+import math
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
 FORMAT_VERSION = 1
 ARCH_KEY = "__architecture__"
+
+#: exceptions the zip and npy readers raise on damaged bytes; all become a ValueError naming the file
+DAMAGED_FILE_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+    zlib.error, struct.error, UnicodeDecodeError, OverflowError,
+)
+
+#: exceptions a constructor may raise when fed a hand-edited config; all become a ValueError
+BAD_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplementedError, MemoryError, OverflowError)
 
 
 def _all_subclasses(cls):
@@ -61,16 +79,24 @@ def serialize(obj):
     return spec
 
 
+def _check_spec(spec):
+    """The ``type`` of a serialised object, after checking the spec's own fields (not its config)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ValueError(f"architecture: expected an object with a string 'type', got {spec!r:.200}")
+    name = spec.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"architecture: the name of a {spec['type']} must be a string or null, got {name!r:.100}")
+    return spec["type"]
+
+
 def deserialize(spec):
     """Rebuild an object from ``serialize``'s output; only registered class names are accepted."""
     from .layers.base import Sequential
 
-    if not isinstance(spec, dict) or "type" not in spec:
-        raise ValueError(f"architecture: expected an object with a 'type', got {spec!r:.200}")
-    kind = spec["type"]
+    kind = _check_spec(spec)
     if kind == "Sequential":
         if not isinstance(spec.get("layers"), list):
-            raise ValueError("architecture: a Sequential needs a list 'layers'")
+            raise ValueError(f"architecture: a Sequential needs a list 'layers', got {spec.get('layers')!r:.200}")
         return Sequential([deserialize(s) for s in spec["layers"]], name=spec.get("name"))
     known = registry()
     if kind not in known:
@@ -80,20 +106,47 @@ def deserialize(spec):
     if not isinstance(config, dict):
         raise ValueError(f"architecture: the config of {kind} must be an object, got {config!r:.200}")
     try:
-        if hasattr(cls, "from_config"):
-            obj = cls.from_config(config)
-        else:
-            obj = cls(**config)
-    except TypeError as exc:
-        raise ValueError(f"architecture: cannot build {kind} from config {config}: {exc}") from exc
+        obj = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+    except BAD_CONFIG_ERRORS as exc:
+        raise ValueError(f"architecture: cannot build {kind} from config {config!r:.300}: {exc}") from exc
     if spec.get("name") is not None and hasattr(obj, "name"):
         obj.name = spec["name"]
     return obj
 
 
+def encode_json(obj):
+    """``obj`` as UTF-8 JSON bytes in a uint8 array, so it can sit in an ``.npz`` beside the weights."""
+    return np.frombuffer(json.dumps(obj).encode("utf-8"), dtype=np.uint8)
+
+
+def decode_json(array, what, path):
+    """Parse a record written by ``encode_json``; a ValueError naming ``what`` and ``path`` if it is not."""
+    if array.dtype != np.uint8 or array.ndim != 1:
+        raise ValueError(f"{path}: {what} must be a 1-D uint8 array of JSON bytes, got {array.dtype} {array.shape}")
+    try:
+        return json.loads(array.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {what} is not valid JSON ({exc})") from exc
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike file name, got {type(path).__name__}")
+    return os.fspath(path)
+
+
 def atomic_write(path, write):
-    """Write a file atomically: ``write(file)`` into a temporary file beside ``path``, fsync, rename."""
-    path = os.fspath(path)
+    """Write a file atomically: ``write(file)`` into a temporary file beside ``path``, fsync, rename.
+
+    Readers see either the old file or the complete new one, never a partial write, even if the process is
+    killed mid-write (a stray ``.tmp-*`` file may then remain beside ``path``).
+    """
+    path = _check_path(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
@@ -107,56 +160,119 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save(model, path, extra_arrays=None):
-    """Save ``model`` to ``path`` (``.npz``): JSON architecture plus one array per parameter."""
+    """Save ``model`` to ``path`` (``.npz``): JSON architecture plus one array per parameter.
+
+    ``extra_arrays`` (names starting with ``__``) are stored beside them; checkpoints use this.
+    """
+    path = _check_path(path)
     arch = {"format": FORMAT_VERSION, "model": serialize(model), "dtype": np.dtype(model.dtype).name}
-    arrays = {ARCH_KEY: np.frombuffer(json.dumps(arch).encode("utf-8"), dtype=np.uint8)}
+    arrays = {ARCH_KEY: encode_json(arch)}
     arrays.update(model.get_weights())
-    if extra_arrays:
-        arrays.update(extra_arrays)
+    for key in extra_arrays or {}:
+        if not key.startswith("__"):
+            raise ValueError(f"extra_arrays: names must start with '__' (weights own the others), got {key!r}")
+    arrays.update(extra_arrays or {})
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _read_member(archive, info, path):
+    """One ``.npy`` member as an array, refusing object arrays and headers that disagree with the data size."""
+    raw = archive.read(info)
+    stream = _bytes_io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except ValueError as exc:
+        raise ValueError(f"{path}: member {info.filename!r} is not a valid .npy array ({exc})") from exc
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path}: member {info.filename!r} holds an object array (dtype {dtype}), which npae refuses to "
+            "load: it would need pickle"
+        )
+    expected = stream.tell() + math.prod(shape) * dtype.itemsize
+    if expected != len(raw):
+        raise ValueError(
+            f"{path}: member {info.filename!r} declares shape {shape} of {dtype} ({expected} bytes with its "
+            f"header), but holds {len(raw)} bytes"
+        )
+    return np.lib.format.read_array(_bytes_io.BytesIO(raw), allow_pickle=False)
+
+
+def _member_key(info, path, seen):
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"{path}: unexpected member {info.filename!r} (an npae file holds only .npy arrays)")
+    key = info.filename[: -len(".npy")]
+    if key in seen:
+        raise ValueError(f"{path}: member {info.filename!r} appears twice")
+    return key
+
+
 def read_archive(path):
-    """Read every array of an ``.npz`` without pickle; clear errors for missing or damaged files."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
+    """Every array of an ``.npz``, read without pickle after checking each member's CRC-32."""
+    path = _check_path(path)
+    if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no model file at {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise ValueError(f"{path}: holds an object array, which npae refuses to load (no pickle)") from exc
-        raise ValueError(f"{path}: not a readable npae model file ({exc})") from exc
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            if damaged is not None:
+                raise ValueError(f"{path}: member {damaged!r} fails its CRC-32 check (the file is corrupted)")
+            arrays = {}
+            for info in archive.infolist():
+                arrays[_member_key(info, path, arrays)] = _read_member(archive, info, path)
+            return arrays
+    except DAMAGED_FILE_ERRORS as exc:
         raise ValueError(f"{path}: truncated or corrupted model file ({type(exc).__name__}: {exc})") from exc
 
 
-def load(path):
-    """Load a model saved with ``model.save(path)``; no pickle is ever used."""
-    arrays = read_archive(path)
+def split_archive(arrays, path):
+    """``(architecture record, weights, extras)`` from ``read_archive``'s output, the record validated."""
     if ARCH_KEY not in arrays:
         raise ValueError(f"{path}: no architecture record; not an npae model file")
-    try:
-        arch = json.loads(arrays.pop(ARCH_KEY).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: the architecture record is not valid JSON ({exc})") from exc
+    arch = decode_json(arrays[ARCH_KEY], "the architecture record", path)
     if not isinstance(arch, dict) or arch.get("format") != FORMAT_VERSION or "model" not in arch:
-        raise ValueError(f"{path}: unsupported architecture record (format {arch.get('format') if isinstance(arch, dict) else None!r})")
-    model = deserialize(arch["model"])
+        found = arch.get("format") if isinstance(arch, dict) else type(arch).__name__
+        raise ValueError(f"{path}: unsupported architecture record: expected format {FORMAT_VERSION}, got {found!r}")
     dtype = arch.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype!r}")
-    model.astype(dtype)
     weights = {k: v for k, v in arrays.items() if not k.startswith("__")}
+    extras = {k: v for k, v in arrays.items() if k.startswith("__") and k != ARCH_KEY}
+    return arch, weights, extras
+
+
+def restore_weights(model, weights, path):
+    """``model.set_weights(weights)``, any mismatch reported as a ValueError naming ``path``."""
     try:
         model.set_weights(weights)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: weights do not match the architecture: {exc}") from exc
-    for name, value in weights.items():
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"{path}: weight {name!r} holds non-finite values")
+
+
+def load(path):
+    """Load a model saved with ``model.save(path)``; no pickle is ever used."""
+    arch, weights, _ = split_archive(read_archive(path), path)
+    try:
+        model = deserialize(arch["model"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    model.astype(arch.get("dtype", "float32"))
+    restore_weights(model, weights, path)
     return model
