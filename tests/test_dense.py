@@ -92,3 +92,16 @@ def test_dense_errors():
         Dense(4, 3, init="lecun")
     with pytest.raises(ValueError, match="cannot reshape"):
         Reshape((2, 2)).forward(np.ones((1, 5), np.float32))
+
+
+def test_backward_without_input_grad_gives_same_parameter_gradients():
+    rng = np.random.default_rng(9)
+    net = Sequential([Dense(6, 4, rng=rng), Tanh(), Dense(4, 3, rng=rng)]).astype(np.float64)
+    x, dy = rng.normal(size=(5, 6)), rng.normal(size=(5, 3))
+    net.forward(x)
+    net.backward(dy)
+    full = {name: layer.grads[key].copy() for name, _, layer, key in net.parameters()}
+    net.forward(x)
+    assert net.backward(dy, need_input_grad=False) is None
+    for name, _, layer, key in net.parameters():
+        np.testing.assert_array_equal(layer.grads[key], full[name])

@@ -168,6 +168,13 @@ class Layer:
     def backward(self, dy):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def backward_params(self, dy):
+        """Write the parameter gradients only, for a first layer whose ``dx`` nobody needs.
+
+        The default runs the full ``backward``; layers whose ``dx`` is costly (Dense) skip computing it.
+        """
+        self.backward(dy)
+
     def __call__(self, x, training=False):
         return self.forward(x, training=training)
 
@@ -193,6 +200,26 @@ def positive_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
     return int(value)
+
+
+def real_in_range(value, name, low=None, high=None, include_low=True, include_high=True):
+    """Check ``value`` is a finite real number in the interval ``[low, high]`` (open ends as told); return it.
+
+    ``None`` leaves that end unbounded. A TypeError for a non-number, a ValueError naming the interval otherwise.
+    """
+    left = "-inf" if low is None else f"{low:g}"
+    right = "inf" if high is None else f"{high:g}"
+    opening = "[" if include_low and low is not None else "("
+    closing = "]" if include_high and high is not None else ")"
+    interval = f"{opening}{left}, {right}{closing}"
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise TypeError(f"{name}: expected a number in {interval}, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value < low or (value == low and not include_low))
+    too_high = high is not None and (value > high or (value == high and not include_high))
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,11 +295,19 @@ class Sequential(Layer):
                     self.penalty_value += p.forward(x_in, x)
         return x
 
-    def backward(self, dy):
-        """``dx = J_1^T ... J_L^T dy``, adding each attached penalty's gradient on the way."""
-        for layer in reversed(self.layers):
+    def backward(self, dy, need_input_grad=True):
+        """``dx = J_1^T ... J_L^T dy``, adding each attached penalty's gradient on the way.
+
+        With ``need_input_grad=False`` (the input is data, as for an encoder) the first layer writes its
+        parameter gradients only and None is returned.
+        """
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
             for p in layer.penalties:
                 dy = p.backward_output(dy)
+            if i == 0 and not need_input_grad and not layer.penalties:
+                layer.backward_params(dy)
+                return None
             dx = layer.backward(dy)
             for p in layer.penalties:
                 dx = p.backward_input(dx)

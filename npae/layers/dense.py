@@ -45,9 +45,13 @@ class Dense(Layer):
 
     def backward(self, dy):
         """``dW = x^T dy``, ``db = sum_n dy_n``, ``dx = dy W^T``."""
+        self.backward_params(dy)
+        return dy @ self.params["W"].T
+
+    def backward_params(self, dy):
+        """``dW = x^T dy``, ``db = sum_n dy_n`` (no ``dx``)."""
         self.grads["W"] = self._x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
-        return dy @ self.params["W"].T
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "init": self.init}

@@ -16,7 +16,7 @@ from ..layers.base import Layer, Sequential, positive_int
 from ..layers.activations import sigmoid
 from ..losses import get_loss
 from .. import training
-from .base import Model, check_data
+from .base import Model, check_data, check_shape
 
 
 def _as_sequential(net, name):
@@ -65,7 +65,7 @@ class Autoencoder(Model):
             if not hasattr(p, "bind"):
                 raise TypeError(f"penalties: expected penalty objects from npae.penalties, got {type(p).__name__}")
             p.bind(self)
-        self.input_shape = tuple(input_shape) if input_shape is not None else infer_input_shape(self.encoder)
+        self.input_shape = check_shape(input_shape, "input_shape") if input_shape is not None else infer_input_shape(self.encoder)
         self.optimizer = None
         if self.input_shape is not None:
             self._dry_run()
@@ -137,7 +137,7 @@ class Autoencoder(Model):
         out = self.decoder.forward(code, training=True)
         recon, dout = self.loss.value_and_grad(out, xb)
         dcode = self.decoder.backward(dout)
-        self.encoder.backward(dcode)
+        self.encoder.backward(dcode, need_input_grad=False)
         penalty = self.encoder.penalty_value + self.decoder.penalty_value
         for p in self.penalties:
             if hasattr(p, "apply_to_parameters"):
