@@ -4,9 +4,11 @@ from .base import Layer, Sequential, as_generator, init_weight, init_bias
 from .activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
 from .dense import Dense
 from .shape import Flatten, Reshape
+from .noise import GaussianNoise, MaskingNoise, SaltAndPepperNoise
 
 __all__ = [
     "Layer", "Sequential", "as_generator", "init_weight", "init_bias",
     "ELU", "Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softplus", "Tanh", "get_activation",
     "Dense", "Flatten", "Reshape",
+    "GaussianNoise", "MaskingNoise", "SaltAndPepperNoise",
 ]
