@@ -1,0 +1,308 @@
+"""The table behind ``npae gradcheck``: every gradient of the library, checked on small random problems.
+
+For each layer, activation, loss and penalty, ``run`` checks the analytic gradients against central finite
+differences (``npae.gradcheck``) and, with ``against="torch"``, against PyTorch on the same weights. Each check
+gives one row per tensor: the component, the tensor (``x``, ``W``, ``b``, ``pred``, ...), the max relative
+error and whether it passed.
+
+Tolerances (max relative error):
+
+- finite differences in float64: ``1e-6`` with step ``h = 1e-6``;
+- finite differences in float32: ``1e-3`` with step ``h = 2^-10`` (float32 keeps 7 digits, so the
+  difference quotient keeps about 4; the objective is still summed in float64);
+- PyTorch, always in float64: ``1e-8`` (outputs ``y`` and values are compared too).
+
+Coverage: activations and losses are found at call time (every concrete subclass, built with its defaults);
+layers and penalties that need constructor arguments have cases in ``LAYER_CASES``/``penalty_cases``. A
+component of the library with no case is reported as a failing row, so a new layer cannot go unchecked.
+
+Inputs are distinct values spread over (-2, 2), none within ``1/size`` of zero, so no finite-difference step
+crosses a kink (ReLU at 0) or swaps a maximum (max pooling); the upstream gradient is standard normal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import math
+import pkgutil
+import sys
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import layers as _layers_package
+from . import models as _models_package
+from .gradcheck import check_function
+from .layers.activations import Activation
+from .layers.base import Layer, Sequential, as_generator, check_float_dtype
+from .losses import REDUCTIONS, Loss
+from .torch_bridge import npae_gradients
+
+FD_TOL = {np.float64: 1e-6, np.float32: 1e-3}
+FD_STEP = {np.float64: 1e-6, np.float32: 2.0**-10}
+TORCH_TOL = 1e-8
+AGAINST = (None, "torch")
+
+
+class Row(NamedTuple):
+    component: str
+    tensor: str
+    max_rel_error: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Case:
+    """One component on one small problem.
+
+    ``finite_differences(dtype, rng)`` and ``torch(rng)`` return ``{tensor: max relative error}``;
+    ``torch`` is None when PyTorch has no counterpart.
+    """
+
+    component: str
+    covers: str
+    finite_differences: Callable
+    torch: Callable | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# problems
+# ----------------------------------------------------------------------------------------------
+
+
+def spread(rng, shape, dtype=np.float64, low=-2.0, high=2.0):
+    """Distinct values in (low, high) in random order, at least ``(high - low) / size`` apart.
+
+    With the default range none lies within ``2 / size`` of zero.
+    """
+    size = math.prod(shape)
+    ranks = rng.permutation(size) + 0.5
+    return (low + (high - low) * ranks / size).reshape(shape).astype(dtype)
+
+
+def layer_finite_differences(layer, x, dy, dtype, training=False):
+    """Errors of ``dx`` and every parameter gradient of ``L = sum(dy * y)``, perturbing ``x`` and the params.
+
+    Parameters are named as ``layer.parameters()`` names them (``"W"``, or ``"0.W"`` inside a Sequential).
+    """
+
+    def value_and_grads():
+        y = layer.forward(x, training=training)
+        dx = layer.backward(dy)
+        return float(np.sum(dy * y, dtype=np.float64)), {"x": dx, **npae_gradients(layer)}
+
+    params = {name: param for name, param, _, _ in layer.parameters()}
+    return check_function(value_and_grads, {"x": x, **params}, h=FD_STEP[dtype])
+
+
+def loss_finite_differences(loss, pred, target, dtype):
+    """Error of ``loss.value_and_grad``'s gradient as the derivative of its value."""
+
+    def value_and_grads():
+        value, grad = loss.value_and_grad(pred, target)
+        return value, {"pred": grad}
+
+    return check_function(value_and_grads, {"pred": pred}, h=FD_STEP[dtype])
+
+
+def layer_case(label, covers, make_layer, input_shape):
+    """A case for ``make_layer(rng)`` on an input of ``input_shape`` (batch first)."""
+
+    def finite_differences(dtype, rng):
+        layer = make_layer(rng).astype(dtype)
+        x = spread(rng, input_shape, dtype)
+        dy = rng.standard_normal(layer.forward(x).shape).astype(dtype)
+        return layer_finite_differences(layer, x, dy, dtype)
+
+    def torch(rng):
+        from .torch_bridge import compare_with_torch
+
+        layer = make_layer(rng).astype(np.float64)
+        return compare_with_torch(layer, spread(rng, input_shape), seed=rng)
+
+    return Case(label, covers, finite_differences, torch)
+
+
+def loss_case(loss, shape=(3, 4)):
+    """A case for ``loss`` on logits/predictions spread over (-2, 2) and targets in [0, 1]."""
+
+    def finite_differences(dtype, rng):
+        pred = spread(rng, shape, dtype)
+        return loss_finite_differences(loss, pred, rng.random(shape).astype(dtype), dtype)
+
+    def torch(rng):
+        from .torch_bridge import compare_loss_with_torch
+
+        return compare_loss_with_torch(loss, spread(rng, shape), rng.random(shape))
+
+    return Case(repr(loss), type(loss).__name__, finite_differences, torch)
+
+
+# ----------------------------------------------------------------------------------------------
+# the registry
+# ----------------------------------------------------------------------------------------------
+
+#: ``{layer class name: [(args, kwargs, input shape), ...]}``; the awkward configurations belong here.
+LAYER_CASES = {
+    "Dense": [((5, 4), {}, (3, 5)), ((1, 1), {}, (1, 1))],
+    "Flatten": [((), {}, (2, 3, 2, 2))],
+    "Reshape": [(((2, 3),), {}, (2, 6))],
+}
+
+
+def _label(cls_name, args, kwargs):
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{cls_name}({', '.join(parts)})"
+
+
+def _constructor(cls, args, kwargs):
+    """``make(rng)``: builds ``cls(*args, **kwargs)``, passing ``rng`` when the constructor takes one."""
+    takes_rng = "rng" in inspect.signature(cls).parameters
+    return lambda rng: cls(*args, **kwargs, rng=rng) if takes_rng else cls(*args, **kwargs)
+
+
+def _sequential_case():
+    from .layers import Dense, Tanh
+
+    def make(rng):
+        return Sequential([Dense(4, 3, rng=rng), Tanh(), Dense(3, 2, rng=rng)])
+
+    return layer_case("Sequential(Dense(4, 3), Tanh(), Dense(3, 2))", "Sequential", make, (3, 4))
+
+
+def _import_library():
+    """Import every module that may define components, so that their classes are registered."""
+    for package in (_layers_package, _models_package):
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    for name in ("npae.losses", "npae.penalties"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            pass
+
+
+def _leaf_classes(base):
+    """Concrete components: subclasses of ``base`` defined in npae, public, with no subclasses of their own."""
+    found, stack = {}, list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("npae.") and not cls.__name__.startswith("_") and not cls.__subclasses__():
+            found[cls.__name__] = cls
+    return found
+
+
+def _penalty_base():
+    try:
+        from .penalties import Penalty
+    except ModuleNotFoundError:
+        return None
+    return Penalty
+
+
+def components():
+    """``{class name: class}`` of every concrete layer, activation, loss and penalty in the library."""
+    _import_library()
+    found = {**_leaf_classes(Layer), **_leaf_classes(Loss)}
+    penalty = _penalty_base()
+    if penalty is not None:
+        found.update(_leaf_classes(penalty))
+    return found
+
+
+def cases():
+    """Every case, for the components present now (discovered at call time)."""
+    found = components()
+    out = []
+    for name, cls in sorted(found.items()):
+        if issubclass(cls, Activation):
+            out.append(layer_case(f"{name}()", name, lambda rng, cls=cls: cls(), (3, 4)))
+        elif issubclass(cls, Loss):
+            out.extend(loss_case(cls(reduction)) for reduction in REDUCTIONS)
+        for args, kwargs, shape in LAYER_CASES.get(name, ()):
+            out.append(layer_case(_label(name, args, kwargs), name, _constructor(cls, args, kwargs), shape))
+    out.append(_sequential_case())
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+# ----------------------------------------------------------------------------------------------
+
+
+def _rows(component, errors, tol):
+    return [Row(component, tensor, float(err), bool(err < tol)) for tensor, err in errors.items()]
+
+
+def _uncovered_rows(all_cases):
+    covered = {case.covers for case in all_cases}
+    return [Row(name, "(no gradient case registered)", math.nan, False)
+            for name in sorted(set(components()) - covered)]
+
+
+def _require_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "gradcheck: against='torch' needs PyTorch, which is not installed (pip install torch)"
+        ) from exc
+
+
+def run(against=None, dtype="float64", seed=0):
+    """Check every component; returns a list of ``Row(component, tensor, max_rel_error, passed)``.
+
+    ``against="torch"`` adds the PyTorch comparison (in float64, tolerance 1e-8) after each component's
+    finite-difference rows. ``seed`` fixes every draw (weights, inputs, upstream gradients).
+    """
+    if against not in AGAINST:
+        raise ValueError(f"against: expected None or 'torch', got {against!r}")
+    dtype = check_float_dtype(dtype)
+    if against == "torch":
+        _require_torch()
+    all_cases = cases()
+    rows = []
+    for case in all_cases:
+        rows += _rows(case.component, case.finite_differences(dtype, as_generator(seed)), FD_TOL[dtype])
+        if against == "torch" and case.torch is not None:
+            rows += _rows(f"{case.component} vs torch", case.torch(as_generator(seed)), TORCH_TOL)
+    return rows + _uncovered_rows(all_cases)
+
+
+def format_table(rows):
+    """The rows as an aligned text table with a closing count of failures."""
+    header = ("component", "tensor", "max rel error", "")
+    lines = [(r.component, r.tensor, f"{r.max_rel_error:.2e}", "ok" if r.passed else "FAIL") for r in rows]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(4)]
+
+    def render(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    failed = sum(not r.passed for r in rows)
+    body = [render(header), render(["-" * w for w in widths]), *map(render, lines)]
+    return "\n".join(body + [f"{len(rows)} gradients checked, {failed} failed"])
+
+
+def main(argv=None):
+    """``npae gradcheck [--against torch] [--dtype float64] [--seed 0]``; exit code 1 if a check fails."""
+    parser = argparse.ArgumentParser(
+        prog="npae gradcheck",
+        description="Check every gradient of npae by central finite differences, and optionally against PyTorch.",
+    )
+    parser.add_argument("--against", choices=["torch"], default=None,
+                        help="also compare outputs and gradients with PyTorch (float64, tolerance 1e-8)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-3 in float32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every draw (weights, inputs, gradients)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        rows = run(against=args.against, dtype=args.dtype, seed=args.seed)
+    except ImportError as exc:
+        print(f"npae gradcheck: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    return 0 if all(r.passed for r in rows) else 1

@@ -1,0 +1,108 @@
+"""npae.gradcheck_suite: the `npae gradcheck` table (finite differences; the torch part is in tests/torch)."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from npae import Tanh
+from npae import gradcheck_suite as suite
+from npae.layers.base import Layer
+
+
+@pytest.fixture(scope="module")
+def float64_rows():
+    return suite.run()
+
+
+def test_every_gradient_of_the_library_passes_in_float64(float64_rows):
+    failed = [row for row in float64_rows if not row.passed]
+    assert not failed, suite.format_table(failed)
+
+
+def test_every_component_has_rows(float64_rows):
+    checked = {row.component.split("(")[0] for row in float64_rows if row.passed}
+    missing = set(suite.components()) - checked
+    assert not missing, f"components without a passing gradient row: {sorted(missing)}"
+    assert {"Dense", "ReLU", "MSE", "BinaryCrossEntropy", "Flatten", "Sequential"} <= checked
+
+
+def test_rows_name_parameters_and_inputs(float64_rows):
+    dense = {row.tensor for row in float64_rows if row.component == "Dense(5, 4)"}
+    assert dense == {"x", "W", "b"}
+    sequential = {row.tensor for row in float64_rows if row.component.startswith("Sequential")}
+    assert sequential == {"x", "0.W", "0.b", "2.W", "2.b"}
+    dense_errors = [row.max_rel_error for row in float64_rows if row.component == "Dense(5, 4)"]
+    assert all(0 < err < suite.FD_TOL[np.float64] for err in dense_errors)
+
+
+def test_float32_passes_with_its_looser_tolerance():
+    rows = suite.run(dtype="float32", seed=1)
+    assert rows and all(row.passed for row in rows), suite.format_table(rows)
+    assert max(row.max_rel_error for row in rows) > suite.FD_TOL[np.float64]  # float32 really was used
+
+
+def test_a_wrong_backward_fails(monkeypatch):
+    monkeypatch.setattr(Tanh, "_local_grad", lambda self: 1 - self._y)  # forgot to square
+    failed = [row for row in suite.run() if not row.passed]
+    assert {row.component for row in failed} >= {"Tanh()", "Sequential(Dense(4, 3), Tanh(), Dense(3, 2))"}
+    assert all(row.max_rel_error > 1e-2 for row in failed if row.component == "Tanh()")
+
+
+def test_a_component_without_a_case_is_a_failing_row(monkeypatch):
+    class Unchecked(Layer):
+        pass
+
+    found = suite.components()
+    monkeypatch.setattr(suite, "components", lambda: {**found, "Unchecked": Unchecked})
+    rows = [row for row in suite.run() if row.component == "Unchecked"]
+    assert len(rows) == 1 and not rows[0].passed and math.isnan(rows[0].max_rel_error)
+    assert rows[0].tensor == "(no gradient case registered)"
+
+
+def test_spread_inputs_are_distinct_separated_and_away_from_zero():
+    x = suite.spread(np.random.default_rng(0), (4, 25))
+    gaps = np.diff(np.sort(x.ravel()))
+    assert x.shape == (4, 25) and np.all(gaps > 0.039) and np.abs(x).min() > 0.019 and np.abs(x).max() < 2
+
+
+def test_format_table_aligns_and_counts():
+    rows = [suite.Row("Dense(5,4)", "W", 1.5e-10, True), suite.Row("Conv", "x", 0.5, False)]
+    lines = suite.format_table(rows).splitlines()
+    assert lines[0].split() == ["component", "tensor", "max", "rel", "error"]
+    assert lines[2].split() == ["Dense(5,4)", "W", "1.50e-10", "ok"]
+    assert lines[3].split() == ["Conv", "x", "5.00e-01", "FAIL"]
+    assert lines[-1] == "2 gradients checked, 1 failed"
+    assert lines[2].index("W") == lines[3].index("x") == lines[0].index("tensor")
+
+
+def test_main_prints_the_table_and_exits_zero(capsys, float64_rows, monkeypatch):
+    passing = [row for row in float64_rows if row.passed]
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed: passing)
+    assert suite.main([]) == 0
+    out = capsys.readouterr().out
+    assert "Dense(5, 4)" in out and out.strip().endswith(f"{len(passing)} gradients checked, 0 failed")
+
+
+def test_main_exits_one_on_a_failure(capsys, monkeypatch):
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed: [suite.Row("Broken", "x", 1.0, False)])
+    assert suite.main(["--dtype", "float32"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_against_torch_without_torch_says_so(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    assert suite.main(["--against", "torch"]) == 2
+    assert "needs PyTorch, which is not installed" in capsys.readouterr().err
+    with pytest.raises(ImportError, match="pip install torch"):
+        suite.run(against="torch")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="against: expected None or 'torch', got 'tensorflow'"):
+        suite.run(against="tensorflow")
+    with pytest.raises(TypeError, match="dtype: expected float32 or float64, got int32"):
+        suite.run(dtype="int32")
+    with pytest.raises(SystemExit):
+        suite.main(["--dtype", "float16"])
