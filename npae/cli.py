@@ -15,11 +15,11 @@ MODELS = ("dense", "conv")
 
 
 def build_model(kind, code_dim, seed):
-    from .models.zoo import conv_autoencoder, dense_autoencoder
+    from .models import zoo
 
     if kind == "dense":
-        return dense_autoencoder(code_dim=code_dim, seed=seed)
-    return conv_autoencoder(code_dim=code_dim, seed=seed)
+        return zoo.dense_autoencoder(code_dim=code_dim, seed=seed)
+    return zoo.conv_autoencoder(code_dim=code_dim, seed=seed)
 
 
 def load_data(kind, data_dir, n_train, n_test, seed):
