@@ -160,6 +160,41 @@ def filters_grid(W, shape=(28, 28), n=None, title=None):
     return fig
 
 
+def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, colorbar_label="value",
+                 ncols=8):
+    """Small 2-D arrays ``(C, H, W)`` (conv kernels, feature maps) on ONE shared colour scale, with a colorbar.
+
+    ``symmetric``: the scale is ``[-m, m]`` with ``m = max |value|``, so a diverging ``cmap`` shows 0 as its
+    centre colour (white for ``RdBu_r``: red positive, blue negative); otherwise ``[min, max]``. A shared
+    scale lets the panels be compared with each other. Pixels are drawn as enlarged squares (no smoothing).
+    """
+    plt = pyplot()
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or maps.shape[0] < 1:
+        raise ValueError(f"maps: expected shape (C, H, W) with C >= 1, got {maps.shape}")
+    if titles is not None and len(titles) != len(maps):
+        raise ValueError(f"titles: expected {len(maps)} titles (one per map), got {len(titles)}")
+    largest = float(np.abs(maps).max()) or 1.0
+    vmin, vmax = (-largest, largest) if symmetric else (float(maps.min()), float(maps.max()))
+    ncols = min(ncols, len(maps))
+    nrows = math.ceil(len(maps) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols + 1.2, 1.1 * nrows + 0.6), squeeze=False,
+                             layout="constrained")
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(maps):
+            ax.axis("off")
+            continue
+        image = ax.imshow(maps[i], cmap=cmap, vmin=vmin, vmax=vmax, origin="upper", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9, label=colorbar_label)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 # ----------------------------------------------------------------------------------------------
 # Curves and distributions
 # ----------------------------------------------------------------------------------------------
@@ -170,17 +205,20 @@ def _history_dict(h):
 
 
 def training_curves(histories, labels=None, keys=("loss", "val_loss"), ylabel="loss (MSE per pixel)",
-                    title=None, logy=False):
+                    title=None, logy=False, val_name="validation"):
     """Loss against epoch for one or more runs: training solid, validation dashed, one colour per run.
 
-    ``histories``: a ``History``/dict ``{"loss": [...], "val_loss": [...]}`` or a list of them.
+    ``histories``: a ``History``/dict ``{"loss": [...], "val_loss": [...]}`` or a list of them;
+    ``val_name`` names the held-out set in the legend (``"test"`` when the test set serves as validation).
     """
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     if isinstance(histories, dict) or hasattr(histories, "history"):
         histories = [histories]
     labels = labels or [f"run {i + 1}" for i in range(len(histories))]
     fig, ax = plt.subplots(figsize=(6, 4))
-    styles = {"loss": ("-", "train"), "val_loss": ("--", "validation")}
+    styles = {"loss": ("-", "train"), "val_loss": ("--", val_name)}
     for i, (h, label) in enumerate(zip(histories, labels)):
         h = _history_dict(h)
         for key in keys:
@@ -191,10 +229,11 @@ def training_curves(histories, labels=None, keys=("loss", "val_loss"), ylabel="l
             ax.plot(np.arange(1, len(values) + 1), values, style, color=f"C{i}", marker="o", markersize=3,
                     label=f"{label} ({kind})")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
-    ax.set_title(title or "training curves: training (solid) vs validation (dashed)")
+    ax.set_title(title or f"training curves: train (solid) vs {val_name} (dashed)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -250,6 +289,18 @@ def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabe
     return fig if fig is not None else ax.figure
 
 
+def scatter_panels(maps, labels=None, title=None, xlabel="component 1", ylabel="component 2"):
+    """Several 2-D maps of the same points side by side (``{panel title: points (N, 2)}``), coloured alike."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.6), squeeze=False)
+    for ax, (name, points) in zip(axes[0], maps.items()):
+        scatter_2d(points, labels, title=name, xlabel=xlabel, ylabel=ylabel, ax=ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def line_plot(x, ys, labels=None, xlabel="x", ylabel="y", title=None, logy=False, logx=False):
     """One line (with markers) per series in ``ys`` (a dict ``{label: values}`` or a list with ``labels``)."""
     plt = pyplot()
@@ -266,6 +317,9 @@ def line_plot(x, ys, labels=None, xlabel="x", ylabel="y", title=None, logy=False
         ax.set_yscale("log")
     if logx:
         ax.set_xscale("log")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels([f"{v:g}" for v in x])
+        ax.minorticks_off()
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
