@@ -2,6 +2,8 @@
 
 from .autoencoder import Autoencoder
 from .pca import PCA, KernelPCA
+from .vae import VAE, ConditionalVAE
 
 __all__ = ["Autoencoder"]
 __all__ += ["PCA", "KernelPCA"]
+__all__ += ["VAE", "ConditionalVAE"]

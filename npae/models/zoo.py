@@ -10,6 +10,7 @@ from ..layers.base import as_generator, positive_int
 from ..layers.base import Sequential
 from ..layers.dense import Dense
 from .autoencoder import Autoencoder
+from .vae import VAE, ConditionalVAE
 
 
 def mlp(sizes, activation="relu", final_activation=None, init="he_uniform", rng=None, name=None):
@@ -48,3 +49,23 @@ def dense_autoencoder(input_dim=784, hidden=(256, 128), code_dim=32, activation=
     out_act = None if str(loss).lower() in ("bce", "binary_cross_entropy") else output_activation
     decoder = mlp((code_dim, *hidden[::-1], input_dim), activation, out_act, rng=rng, name="decoder")
     return Autoencoder(encoder, decoder, loss=loss, **kwargs)
+
+
+def mlp_vae(input_dim=784, hidden=(512, 256), latent_dim=32, activation="relu", n_classes=None, seed=0, **kwargs):
+    """DESIGN.md's benchmark VAE: ``784-512 ReLU-256 ReLU-(mu, logvar) 32``; ``32-256 ReLU-512 ReLU-784 logits``.
+
+    The encoder's last layer gives ``2 * latent_dim`` linear outputs (mu, logvar); the decoder's last layer is
+    linear (logits for the Bernoulli likelihood, the mean for the Gaussian one). With ``n_classes`` it is a
+    ``ConditionalVAE`` whose encoder and decoder also read the one-hot label. ``seed`` (an int) seeds the
+    initial weights and the model's evaluation draws; extra keyword arguments (``likelihood``, ``beta``,
+    ``warmup_epochs``, ``free_bits``, ``variance``, ``binarize``) go to ``VAE``.
+    """
+    rng = as_generator(seed)
+    positive_int(latent_dim, "latent_dim")
+    hidden = tuple(hidden)
+    extra = 0 if n_classes is None else positive_int(n_classes, "n_classes", minimum=2)
+    encoder = mlp((input_dim + extra, *hidden, 2 * latent_dim), activation, None, rng=rng, name="encoder")
+    decoder = mlp((latent_dim + extra, *hidden[::-1], input_dim), activation, None, rng=rng, name="decoder")
+    if n_classes is None:
+        return VAE(encoder, decoder, latent_dim, seed=seed, **kwargs)
+    return ConditionalVAE(encoder, decoder, latent_dim, n_classes=n_classes, seed=seed, **kwargs)

@@ -1,0 +1,467 @@
+"""The VAE: the math functions, the whole loss gradient, the estimators of log p(x), generation, persistence.
+
+Gradient checks run in float64 with central differences and a random upstream gradient; relative error < 1e-6.
+Statistical checks compare Monte Carlo averages within 4 standard errors (computed from the same draws), with
+fixed seeds, so a correct implementation passes every time and a wrong term (a missing logvar, a wrong factor
+1/2) is off by many standard errors.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import npae
+from npae.datasets import binarize
+from npae.gradcheck import check_function, relative_error
+from npae.models.vae import (
+    VAE, ConditionalVAE, bernoulli_nll, bernoulli_nll_grad, gaussian_nll, gaussian_nll_grads, kl_divergence,
+    kl_term, log_posterior_from_noise, log_standard_normal, logsumexp, reparameterize, reparameterize_backward,
+)
+from npae.models.zoo import mlp_vae
+
+from conftest import GRAD_TOL
+
+D, LATENT, N_CLASSES = 6, 2, 3
+
+
+def tiny_vae(dtype=np.float64, n_classes=None, seed=0, **kwargs):
+    """A 6-5-(2+2) / 2-5-6 tanh VAE (tanh: no kinks for finite differences)."""
+    vae = mlp_vae(input_dim=D, hidden=(5,), latent_dim=LATENT, activation="tanh", n_classes=n_classes, seed=seed,
+                  **kwargs)
+    return vae.astype(dtype)
+
+
+def batch(n=4, seed=1, n_classes=None):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, D))
+    eps = rng.standard_normal((n, LATENT))
+    y = None if n_classes is None else rng.integers(0, n_classes, n)
+    return x, eps, y
+
+
+def prototypes(n_classes, d, seed):
+    """One distinct binary pattern per class."""
+    return (np.random.default_rng(seed).random((n_classes, d)) < 0.5).astype(np.float32)
+
+
+def toy_binary_data(n=400, d=16, n_classes=4, flip=0.05, seed=0):
+    """Binary images: a class prototype with a few pixels flipped. Returns (X float32, labels)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n)
+    X = prototypes(n_classes, d, seed)[labels]
+    flips = rng.random(X.shape) < flip
+    return np.where(flips, 1 - X, X).astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def trained_toy_vae():
+    """A 16-16-2 Bernoulli VAE trained for 30 epochs on 400 binary toy images, and those images."""
+    X, _ = toy_binary_data()
+    vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, seed=0)
+    vae.fit(X, epochs=30, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
+    return vae, X
+
+
+def loss_and_parameter_grads(vae, x, eps, y=None):
+    """``value_and_grads`` for check_function: the loss of one training pass and every parameter gradient."""
+    def value_and_grads():
+        logs = vae.forward_backward(x, eps, y)
+        return logs["loss"], {name: layer.grads[key] for name, layer, key in vae.named_parameters()}
+    tensors = {name: layer.params[key] for name, layer, key in vae.named_parameters()}
+    return value_and_grads, tensors
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to the shape of the tensor that was broadcast."""
+    return grad.sum(axis=tuple(i for i, size in enumerate(shape) if size == 1), keepdims=True)
+
+
+def floor_between_dimensions(mu, logvar):
+    """A free-bits floor halfway between the two dimensions' batch-mean KL: one dimension above, one below."""
+    per_dim = np.sort(kl_divergence(mu, logvar).mean(axis=0))
+    return float(per_dim[:2].mean())
+
+
+# ----------------------------------------------------------------------------------------------
+# The math functions
+# ----------------------------------------------------------------------------------------------
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    zeros = np.zeros((2, 3))
+    np.testing.assert_array_equal(kl_divergence(zeros, zeros), 0)
+    rng = np.random.default_rng(0)
+    assert np.all(kl_divergence(rng.standard_normal((50, 3)), rng.standard_normal((50, 3))) > 0)
+
+
+def test_kl_closed_form_matches_monte_carlo():
+    """E_q[log q(z) - log p(z)] estimated from 200,000 draws is the closed form within 4 standard errors."""
+    mu = np.array([[0.5, -1.2, 0.0]])
+    logvar = np.array([[-0.7, 0.4, -2.0]])
+    eps = np.random.default_rng(0).standard_normal((200_000, 3))
+    z = reparameterize(mu, logvar, eps)
+    samples = log_posterior_from_noise(logvar, eps) - log_standard_normal(z)
+    standard_error = samples.std() / math.sqrt(samples.size)
+    closed_form = kl_divergence(mu, logvar).sum()
+    assert abs(samples.mean() - closed_form) < 4 * standard_error
+    assert standard_error < 0.01 * closed_form  # the comparison is sharp enough to mean something
+
+
+def test_kl_term_gradients():
+    rng = np.random.default_rng(2)
+    mu, logvar = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    def value_and_grads():
+        value, dmu, dlogvar = kl_term(mu, logvar)
+        return value, {"mu": dmu, "logvar": dlogvar}
+    assert value_and_grads()[0] == pytest.approx(kl_divergence(mu, logvar).sum(axis=1).mean())
+    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_free_bits_floor_each_dimension_and_stop_its_gradient():
+    rng = np.random.default_rng(3)
+    mu, logvar = rng.standard_normal((8, 2)) * [0.2, 2.0], rng.standard_normal((8, 2)) * 0.3
+    floor = floor_between_dimensions(mu, logvar)
+    per_dim = kl_divergence(mu, logvar).mean(axis=0)
+    low, high = int(np.argmin(per_dim)), int(np.argmax(per_dim))
+    value, dmu, dlogvar = kl_term(mu, logvar, free_bits=floor)
+    assert value == pytest.approx(floor + per_dim[high])
+    _, dmu_plain, dlogvar_plain = kl_term(mu, logvar)
+    np.testing.assert_array_equal(dmu[:, low], 0)
+    np.testing.assert_array_equal(dlogvar[:, low], 0)
+    np.testing.assert_array_equal(dmu[:, high], dmu_plain[:, high])
+    np.testing.assert_array_equal(dlogvar[:, high], dlogvar_plain[:, high])
+
+    def value_and_grads():
+        v, gm, gl = kl_term(mu, logvar, free_bits=floor)
+        return v, {"mu": gm, "logvar": gl}
+    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_reparameterization_backward():
+    """dz/dmu = 1 and dz/dlogvar = eps exp(logvar/2) / 2, checked through L = sum(dz * z) with eps fixed."""
+    rng = np.random.default_rng(4)
+    mu, logvar, eps, dz = (rng.standard_normal((4, 3)) for _ in range(4))
+    def value_and_grads():
+        dmu, dlogvar = reparameterize_backward(dz, logvar, eps)
+        return float(np.sum(dz * reparameterize(mu, logvar, eps))), {"mu": dmu, "logvar": dlogvar}
+    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_bernoulli_nll_value_gradient_and_stability():
+    rng = np.random.default_rng(5)
+    logits, x = rng.standard_normal((3, 2, 4)) * 3, rng.random((3, 2, 4))
+    p = 1 / (1 + np.exp(-logits))
+    direct = -(x * np.log(p) + (1 - x) * np.log(1 - p)).reshape(3, -1).sum(axis=1)
+    np.testing.assert_allclose(bernoulli_nll(logits, x), direct, rtol=1e-12)
+    errors = check_function(lambda: (bernoulli_nll(logits, x).sum(), {"l": bernoulli_nll_grad(logits, x)}),
+                            {"l": logits})
+    assert errors["l"] < GRAD_TOL
+    extreme = np.array([[1e4, -1e4, 1e4]])
+    np.testing.assert_allclose(bernoulli_nll(extreme, np.array([[1.0, 0.0, 0.0]])), [1e4])
+
+
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_gaussian_nll_value_and_gradients(per_pixel):
+    rng = np.random.default_rng(6)
+    mean, x = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    logvar = rng.standard_normal((1, 5)) if per_pixel else np.array([[0.3]])
+    direct = -np.sum(-0.5 * np.log(2 * np.pi * np.exp(logvar)) - (x - mean) ** 2 / (2 * np.exp(logvar)), axis=1)
+    np.testing.assert_allclose(gaussian_nll(mean, logvar, x), direct, rtol=1e-12)
+
+    def value_and_grads():
+        dmean, dlogvar = gaussian_nll_grads(mean, logvar, x)
+        return gaussian_nll(mean, logvar, x).sum(), {"mean": dmean, "logvar": sum_to_shape(dlogvar, logvar.shape)}
+    errors = check_function(value_and_grads, {"mean": mean, "logvar": logvar})
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_logsumexp_is_stable():
+    a = np.array([[1000.0, 1000.0], [-1000.0, -1001.0], [0.1, 0.2]])
+    expected = [1000 + math.log(2), -1000 + math.log1p(math.exp(-1)), math.log(math.exp(0.1) + math.exp(0.2))]
+    np.testing.assert_allclose(logsumexp(a, axis=1), expected, rtol=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole loss: gradients wrt every parameter and wrt mu, logvar (eps injected)
+# ----------------------------------------------------------------------------------------------
+
+LIKELIHOOD_CASES = [
+    {"likelihood": "bernoulli", "beta": 0.7},
+    {"likelihood": "gaussian", "variance": 0.5, "beta": 1.0},
+    {"likelihood": "gaussian", "variance": "scalar", "beta": 2.0},
+    {"likelihood": "gaussian", "variance": "pixel", "beta": 1.0},
+]
+
+
+@pytest.mark.parametrize("kwargs", LIKELIHOOD_CASES, ids=lambda k: f"{k['likelihood']}-{k.get('variance', '')}")
+def test_loss_gradient_wrt_every_parameter(kwargs):
+    vae = tiny_vae(**kwargs)
+    x, eps, _ = batch()
+    errors = check_function(*loss_and_parameter_grads(vae, x, eps))
+    assert set(errors) == {name for name, _, _ in vae.named_parameters()}
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_conditional_loss_gradient_wrt_every_parameter():
+    vae = tiny_vae(n_classes=N_CLASSES, beta=1.5)
+    x, eps, y = batch(n_classes=N_CLASSES)
+    errors = check_function(*loss_and_parameter_grads(vae, x, eps, y))
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+@pytest.mark.parametrize("with_free_bits", [False, True])
+def test_loss_gradient_wrt_mu_and_logvar(with_free_bits):
+    """dL/dmu and dL/dlogvar through the sample (dz/dmu = 1, dz/dlogvar = eps e^{logvar/2}/2) and the KL."""
+    x, eps, _ = batch(n=5)
+    rng = np.random.default_rng(7)
+    mu, logvar = rng.standard_normal((5, LATENT)) * [0.2, 1.5], rng.standard_normal((5, LATENT)) * 0.5
+    free_bits = floor_between_dimensions(mu, logvar) if with_free_bits else 0.0
+    vae = tiny_vae(beta=1.3, free_bits=free_bits)
+
+    def value_and_grads():
+        logs, dmu, dlogvar = vae.posterior_loss(x, mu, logvar, eps)
+        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
+    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_logs_split_the_loss_into_reconstruction_and_kl():
+    vae = tiny_vae(beta=0.25)
+    x, eps, _ = batch()
+    logs = vae.forward_backward(x, eps)
+    mu, logvar = vae.encode(x)
+    out = vae.decoder.forward(reparameterize(mu, logvar, eps))
+    assert logs["recon"] == pytest.approx(bernoulli_nll(out, x).mean(), rel=1e-12)
+    assert logs["kl"] == pytest.approx(kl_divergence(mu, logvar).sum(axis=1).mean(), rel=1e-12)
+    assert logs["loss"] == pytest.approx(logs["recon"] + 0.25 * logs["kl"], rel=1e-12)
+    assert logs["neg_elbo"] == pytest.approx(logs["recon"] + logs["kl"], rel=1e-12)
+
+
+def test_train_batch_binarizes_then_draws_eps_from_the_fit_rng():
+    vae = tiny_vae(binarize=True)
+    x, _, _ = batch(n=6)
+    logs = vae.train_batch(x, None, np.random.default_rng(11))
+    rng = np.random.default_rng(11)
+    binary = binarize(x, rng)
+    assert set(np.unique(binary)) <= {0.0, 1.0}
+    expected = vae.forward_backward(binary, rng.standard_normal((6, LATENT)))
+    assert logs == expected
+
+
+# ----------------------------------------------------------------------------------------------
+# Training: warm-up, history, dtype
+# ----------------------------------------------------------------------------------------------
+
+
+def test_warmup_schedule_and_history():
+    assert [tiny_vae(beta=2.0, warmup_epochs=4).beta_at(e) for e in range(6)] == [0, 0.5, 1.0, 1.5, 2.0, 2.0]
+    assert tiny_vae(beta=2.0).beta_at(0) == 2.0
+    X, _ = toy_binary_data(n=60, d=D)
+    vae = tiny_vae(np.float32, beta=2.0, warmup_epochs=2)
+    history = vae.fit(X, epochs=4, batch_size=20, validation_data=X[:20], verbose=0)
+    assert history["beta"] == [0.0, 1.0, 2.0, 2.0]
+    for loss, recon, kl, beta in zip(history["loss"], history["recon"], history["kl"], history["beta"]):
+        assert loss == pytest.approx(recon + beta * kl, rel=1e-6)
+    for neg_elbo, recon, kl in zip(history["neg_elbo"], history["recon"], history["kl"]):
+        assert neg_elbo == pytest.approx(recon + kl, rel=1e-6)
+    assert history["val_loss"][-1] == pytest.approx(vae.evaluate(X[:20])["loss"], rel=1e-6)
+
+
+def test_fit_lowers_the_negative_elbo_and_keeps_float32():
+    X, _ = toy_binary_data()
+    vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, seed=0)
+    history = vae.fit(X, epochs=10, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
+    assert history["neg_elbo"][-1] < 0.6 * history["neg_elbo"][0]
+    for _, layer, key in vae.named_parameters():
+        assert layer.params[key].dtype == np.float32 and layer.grads[key].dtype == np.float32
+    for out in (vae.elbo(X[:5]), vae.log_likelihood(X[:5], k=3), vae.sample(2), vae.encode(X[:2])[1]):
+        assert out.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------------------------
+# Estimators of log p(x)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_importance_weighted_k1_equals_the_elbo_in_expectation():
+    """Both average log p(x|z) + log p(z) - log q(z|x) over z ~ q; 4 images x 5000 draws, within 4 SE."""
+    vae = tiny_vae(np.float64)
+    x = np.repeat(batch(n=4, seed=8)[0], 5000, axis=0)
+    elbo = vae.elbo(x, seed=1).reshape(4, -1)
+    iw = vae.log_likelihood(x, k=1, seed=2).reshape(4, -1)
+    standard_error = np.sqrt((elbo.var(axis=1) + iw.var(axis=1)) / 5000)
+    assert np.all(np.abs(elbo.mean(axis=1) - iw.mean(axis=1)) < 4 * standard_error)
+
+
+def test_importance_weighted_bound_tightens_with_k(trained_toy_vae):
+    """On a trained model, the mean L_k over 100 images and 3 seeds: L_1 <= L_10 <= L_100, and L_100 > ELBO."""
+    vae, X = trained_toy_vae
+    X = X[:100]
+    means = {k: np.mean([vae.log_likelihood(X, k=k, seed=s).mean() for s in range(3)]) for k in (1, 10, 100)}
+    assert means[1] <= means[10] <= means[100]
+    elbo = np.mean([vae.elbo(X, seed=s).mean() for s in range(3)])
+    assert means[100] > elbo + 0.1
+
+
+def test_log_likelihood_batching_agrees(trained_toy_vae):
+    """Samples split over several decoder passes (k=7 in passes of 3) estimate the same value."""
+    vae, X = trained_toy_vae
+    split = vae.log_likelihood(X[:100], k=7, batch_size=3, seed=0)
+    whole = vae.log_likelihood(X[:100], k=7, batch_size=10_000, seed=1)
+    standard_error = math.sqrt((split.var() + whole.var()) / 100)
+    assert abs(split.mean() - whole.mean()) < 4 * standard_error
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation and the conditional VAE
+# ----------------------------------------------------------------------------------------------
+
+
+def test_generation_shapes_and_paths():
+    vae = tiny_vae(np.float32)
+    x = batch(n=2)[0].astype(np.float32)
+    assert vae.sample(7, seed=0).shape == (7, D)
+    np.testing.assert_array_equal(vae.sample(3, seed=5), vae.sample(3, seed=5))
+    mu, logvar = vae.encode(x)
+    assert mu.shape == logvar.shape == (2, LATENT)
+    path = vae.interpolate(x[0], x[1], steps=5)
+    assert path.shape == (5, D) and np.all((path > 0) & (path < 1))
+    np.testing.assert_allclose(path[[0, -1]], vae.decode(mu), rtol=1e-5)
+    values = [-2.0, 0.0, 2.0]
+    codes = np.repeat(mu[:1], 3, axis=0)
+    codes[:, 1] = values
+    np.testing.assert_allclose(vae.traverse(x[0], 1, values), vae.decode(codes), rtol=1e-6)
+
+
+def test_conditional_sampling_follows_the_label():
+    """Trained on one pattern per class, sample(labels=c) draws images nearest to pattern c."""
+    X, labels = toy_binary_data(n=600, n_classes=4)
+    vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, n_classes=4, seed=0)
+    vae.fit(X, labels, epochs=20, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
+    patterns = prototypes(4, 16, seed=0)
+    for c in range(4):
+        images = vae.sample(20, labels=c, seed=c)
+        assert images.shape == (20, 16)
+        distances = np.abs(images[:, None, :] - patterns[None]).sum(axis=2)
+        assert np.all(distances.argmin(axis=1) == c)
+    assert vae.sample(4, labels=[0, 1, 2, 3]).shape == (4, 16)
+
+
+def test_conditional_vae_refuses_bad_labels():
+    vae = tiny_vae(np.float32, n_classes=N_CLASSES)
+    x = batch(n=3)[0].astype(np.float32)
+    with pytest.raises(ValueError, match="needs integer labels"):
+        vae.elbo(x)
+    with pytest.raises(ValueError, match=r"labels in \[0, 3\)"):
+        vae.elbo(x, np.array([0, 1, 3]))
+    with pytest.raises(TypeError, match="integer labels"):
+        vae.elbo(x, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        vae.elbo(x, np.array([0, 1]))
+    with pytest.raises(ValueError, match="samples given labels"):
+        vae.sample(2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Persistence and argument checks
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"beta": 4.0, "warmup_epochs": 3, "free_bits": 0.1, "binarize": True},
+    {"likelihood": "gaussian", "variance": "pixel"},
+    {"n_classes": N_CLASSES},
+], ids=["bernoulli", "gaussian-pixel", "conditional"])
+def test_save_load_round_trip(tmp_path, kwargs):
+    vae = tiny_vae(np.float32, seed=3, **kwargs)
+    for _, layer, key in vae.named_parameters():  # move every parameter off its initial value
+        layer.params[key] += 0.1
+    x, _, y = batch(n=3, n_classes=kwargs.get("n_classes"))
+    x = x.astype(np.float32)
+    vae.save(tmp_path / "vae.npz")
+    loaded = npae.load(tmp_path / "vae.npz")
+    assert type(loaded) is type(vae) and loaded.get_config() == vae.get_config()
+    for name, value in vae.get_weights().items():
+        np.testing.assert_array_equal(loaded.get_weights()[name], value)
+    np.testing.assert_array_equal(loaded.elbo(x, y), vae.elbo(x, y))
+
+
+def test_mlp_vae_is_the_benchmark_architecture():
+    vae = mlp_vae()
+    sizes = [(784, 512), (512, 256), (256, 64), (32, 256), (256, 512), (512, 784)]
+    assert vae.num_parameters() == sum(i * o + o for i, o in sizes)
+    assert vae.latent_dim == 32 and vae.likelihood == "bernoulli" and vae.dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"latent_dim": 3}, ValueError, r"2 \* latent_dim = 6"),
+    ({"likelihood": "poisson"}, ValueError, "likelihood"),
+    ({"beta": -1.0}, ValueError, "beta"),
+    ({"free_bits": "many"}, TypeError, "free_bits"),
+    ({"variance": 2.0}, ValueError, "only used with likelihood='gaussian'"),
+    ({"likelihood": "gaussian", "variance": "diagonal"}, ValueError, "variance"),
+    ({"likelihood": "gaussian", "binarize": True}, ValueError, "binarize"),
+    ({"warmup_epochs": -2}, ValueError, "warmup_epochs"),
+])
+def test_bad_arguments_are_named(kwargs, error, match):
+    vae = tiny_vae()
+    config = {"latent_dim": LATENT, **kwargs}
+    with pytest.raises(error, match=match):
+        VAE(vae.encoder, vae.decoder, **config)
+
+
+def test_bad_data_is_named():
+    vae = tiny_vae(np.float32)
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+        vae.fit(np.full((4, D), 2.0, np.float32), verbose=0)
+    with pytest.raises(ValueError, match="unconditional VAE takes no labels"):
+        vae.elbo(np.zeros((2, D), np.float32), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"latent dimension in \[0, 2\)"):
+        vae.traverse(np.zeros(D, np.float32), 2, [0.0])
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch cross-check (skipped without torch)
+# ----------------------------------------------------------------------------------------------
+
+
+def _torch_network(torch, net, prefix, inputs, params):
+    """The same Dense/Tanh stack in torch, reading the parameters from ``params`` by qualified name."""
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, npae.Dense):
+            inputs = inputs @ params[f"{prefix}.{i}.W"] + params[f"{prefix}.{i}.b"]
+        else:
+            inputs = torch.tanh(inputs)
+    return inputs
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kwargs", [LIKELIHOOD_CASES[0], LIKELIHOOD_CASES[3]], ids=["bernoulli", "gaussian-pixel"])
+def test_loss_and_gradients_match_pytorch_autograd(kwargs):
+    torch = pytest.importorskip("torch", reason="the PyTorch cross-check needs torch")
+    vae = tiny_vae(**kwargs)
+    x, eps, _ = batch(n=5)
+    logs = vae.forward_backward(x, eps)
+    params = {name: torch.tensor(layer.params[key], requires_grad=True) for name, layer, key in vae.named_parameters()}
+    tx = torch.from_numpy(x)
+    h = _torch_network(torch, vae.encoder, "encoder", tx, params)
+    mu, logvar = h[:, :LATENT], h[:, LATENT:]
+    z = mu + torch.exp(0.5 * logvar) * torch.from_numpy(eps)
+    out = _torch_network(torch, vae.decoder, "decoder", z, params)
+    if vae.likelihood == "bernoulli":
+        recon = torch.nn.functional.binary_cross_entropy_with_logits(out, tx, reduction="sum") / 5
+    else:
+        std = torch.exp(0.5 * params["likelihood.logvar"])
+        recon = -torch.distributions.Normal(out, std).log_prob(tx).sum() / 5
+    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    kl = torch.distributions.kl_divergence(torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), prior).sum() / 5
+    loss = recon + vae.beta * kl
+    loss.backward()
+    assert logs["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    assert logs["kl"] == pytest.approx(kl.item(), rel=1e-12)
+    for name, layer, key in vae.named_parameters():
+        assert relative_error(layer.grads[key], params[name].grad.numpy()) < 1e-10, name
