@@ -19,7 +19,8 @@ the weights and the optimizer state are those after the last finite step.
 Checkpoints. With ``checkpoint_dir``, the end of every epoch writes ``checkpoint_dir/checkpoint.npz``
 atomically (temporary file, fsync, rename): the model in ``npae.io.save``'s format (``npae.load`` reads it),
 the optimizer's ``state_dict``, the best weights for early stopping, and the loop's state as JSON (epochs
-done, the Generator's ``bit_generator.state``, history, early-stopping counters, and the run's settings).
+done, the ``bit_generator.state`` of the loop's Generator and of any noise layer's own Generator, history,
+early-stopping counters, and the run's settings).
 ``resume=True`` continues from it, so that a run interrupted at any point (Ctrl-C, SIGKILL, power loss)
 and resumed gives bit-identical weights to an uninterrupted run with the same seed.
 """
@@ -153,6 +154,24 @@ def clip_grad_norm(slots, max_norm):
 def gradient_slots(model):
     """``(name, param, grad)`` for every trainable tensor, read after a backward pass."""
     return [(name, layer.params[key], layer.grads[key]) for name, layer, key in model.named_parameters()]
+
+
+def layer_generators(model):
+    """``{path: Generator}`` for every layer drawing from its own Generator (noise layers inside a network).
+
+    A checkpoint saves their states beside the loop's, so that a resumed run draws the same noise.
+    """
+    found = {}
+
+    def visit(layer, path):
+        if isinstance(getattr(layer, "rng", None), np.random.Generator):
+            found[path] = layer.rng
+        for i, child in enumerate(getattr(layer, "layers", ())):
+            visit(child, f"{path}.{i}")
+
+    for prefix, module in model.modules():
+        visit(module, prefix)
+    return found
 
 
 def _first_nonfinite(slots):
@@ -312,6 +331,7 @@ class FitLoop:
             "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
             "rng": self.rng.bit_generator.state,
+            "layer_rngs": {path: g.bit_generator.state for path, g in layer_generators(self.model).items()},
             "history": self.history.to_dict(),
             "early_stopping": self.stopper.state() if self.stopper is not None else None,
             "optimizer": self.optimizer.config(),
@@ -321,6 +341,11 @@ class FitLoop:
     def load_state(self, state, best_weights):
         self.epoch = int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
+        generators = layer_generators(self.model)
+        if set(generators) != set(state["layer_rngs"]):
+            raise ValueError(f"layer generators {sorted(state['layer_rngs'])}, expected {sorted(generators)}")
+        for path, generator in generators.items():
+            generator.bit_generator.state = state["layer_rngs"][path]
         self.history = History.from_dict(state["history"])
         if self.stopper is not None:
             self.stopper.load_state(state["early_stopping"], best_weights)

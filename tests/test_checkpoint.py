@@ -1,0 +1,268 @@
+"""Checkpoints: an interrupted run (Ctrl-C, SIGKILL, a failed write) resumed with ``resume=True`` ends with
+bit-identical weights and the same history as an uninterrupted run with the same seed.
+
+The model draws randomness in three places (shuffling, the autoencoder's masking corruption from the loop's
+Generator, and a Gaussian-noise layer with its own Generator) and uses SGD with momentum (optimizer state)
+and early-stopping bookkeeping, so every piece of state a checkpoint must carry is exercised.
+"""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import npae
+from npae import SGD, Dense, ReLU, Sequential, Sigmoid
+from npae.layers.noise import GaussianNoise, MaskingNoise
+from npae.models import Autoencoder
+from npae.training import Checkpoint, TrainingInterrupted
+
+EPOCHS = 6
+STEPS_PER_EPOCH = 4
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def build(in_features=8):
+    encoder = Sequential([GaussianNoise(0.1, rng=5), Dense(in_features, 6, rng=1), ReLU(), Dense(6, 3, rng=2)])
+    decoder = Sequential([Dense(3, 6, rng=3), ReLU(), Dense(6, in_features, rng=4), Sigmoid()])
+    return Autoencoder(encoder, decoder, corruption=MaskingNoise(0.25))
+
+
+def data():
+    X = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    return X[:32], X[32:]
+
+
+def train(model, checkpoint_dir=None, resume=False, X=None, **overrides):
+    X_train, X_val = data()
+    settings = dict(
+        epochs=EPOCHS, batch_size=32 // STEPS_PER_EPOCH, validation_data=X_val, patience=50, seed=3, verbose=0,
+        optimizer=SGD(0.1, momentum=0.9),
+    )
+    settings.update(overrides)
+    X = X_train if X is None else X
+    return model.fit(X, checkpoint_dir=checkpoint_dir, resume=resume, **settings)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Weights and history of the uninterrupted run (no checkpoints)."""
+    model = build()
+    history = train(model)
+    return model.get_weights(), history
+
+
+def assert_same_run(model, history, reference):
+    weights, ref_history = reference
+    got = model.get_weights()
+    assert got.keys() == weights.keys()
+    for k in weights:
+        assert np.array_equal(got[k], weights[k]), k
+    for k in ref_history.keys():
+        if k != "epoch_time":
+            assert history[k] == ref_history[k], k
+    assert (history.best_epoch, history.stopped_early) == (ref_history.best_epoch, ref_history.stopped_early)
+
+
+def interrupt_at_call(model, monkeypatch, call):
+    """Make the ``call``-th ``train_batch`` (counting from 1) raise KeyboardInterrupt, as Ctrl-C would."""
+    real = model.train_batch
+    calls = []
+
+    def train_batch(*args):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(model, "train_batch", train_batch)
+
+
+def checkpoint_path(directory):
+    return os.path.join(directory, Checkpoint.FILENAME)
+
+
+# ----------------------------------------------------------------------------------------------
+# In-process interruptions
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [2, 7, 12, 21])
+def test_ctrl_c_mid_epoch_then_resume(tmp_path, monkeypatch, reference, call):
+    model = build()
+    interrupt_at_call(model, monkeypatch, call)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(model, tmp_path)
+    done = (call - 1) // STEPS_PER_EPOCH
+    step = (call - 1) % STEPS_PER_EPOCH
+    assert f"interrupted by Ctrl-C during epoch {done + 1}, after step {step}" in str(info.value)
+    if done == 0:
+        assert "No checkpoint was written yet" in str(info.value) and not os.path.exists(checkpoint_path(tmp_path))
+    else:
+        assert f"after epoch {done}) is intact and the model now holds its weights" in str(info.value)
+        saved = npae.load(checkpoint_path(tmp_path)).get_weights()
+        assert all(np.array_equal(w, saved[k]) for k, w in model.get_weights().items())
+    resumed = build()
+    assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
+
+
+def test_ctrl_c_in_a_callback_before_the_epochs_checkpoint(tmp_path, reference):
+    def interrupt_after_epoch_3(model, epoch, logs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match=r"after epoch 2\) is intact"):
+        train(build(), tmp_path, callbacks=[interrupt_after_epoch_3])
+    resumed = build()
+    assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
+
+
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, reference):
+    real_savez = np.savez
+    writes = []
+
+    def savez_interrupted_on_third_write(f, **arrays):
+        writes.append(1)
+        if len(writes) == 3:
+            f.write(b"PK\x03\x04 half a checkpoint")
+            raise KeyboardInterrupt
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_interrupted_on_third_write)
+    with pytest.raises(TrainingInterrupted, match=r"after epoch 2\) is intact"):
+        train(build(), tmp_path)
+    monkeypatch.setattr(np, "savez", real_savez)
+    assert os.listdir(tmp_path) == [Checkpoint.FILENAME]
+    resumed = build()
+    assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
+
+
+def test_stale_temporary_from_a_killed_writer_is_removed(tmp_path, reference):
+    train(build(), tmp_path, epochs=2)
+    stale = tmp_path / (".tmp-abc123" + Checkpoint.FILENAME)
+    stale.write_bytes(b"PK\x03\x04 killed mid-write")
+    resumed = build()
+    assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
+    assert not stale.exists()
+
+
+def test_resume_extends_a_finished_run_and_a_finished_run_stays_put(tmp_path, reference):
+    train(build(), tmp_path, epochs=3)
+    extended = build()
+    assert_same_run(extended, train(extended, tmp_path, resume=True), reference)
+    again = build()
+    assert_same_run(again, train(again, tmp_path, resume=True), reference)
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path, reference, capsys):
+    model = build()
+    history = train(model, tmp_path / "new", resume=True, verbose=1)
+    assert "resume: no checkpoint in" in capsys.readouterr().err
+    assert_same_run(model, history, reference)
+
+
+def test_checkpoint_is_a_loadable_model_of_the_last_epoch(tmp_path):
+    last = {}
+    train(build(), tmp_path, callbacks=[lambda m, epoch, logs: last.update(m.get_weights())])
+    loaded = npae.load(checkpoint_path(tmp_path)).get_weights()
+    assert loaded.keys() == last.keys() and all(np.array_equal(loaded[k], last[k]) for k in last)
+
+
+def test_early_stopping_state_survives_resume(tmp_path, monkeypatch):
+    settings = dict(epochs=40, patience=2, optimizer=SGD(0.5))
+    straight = build()
+    history = train(straight, **settings)
+    assert history.stopped_early and history.best_epoch < history.epochs - 1
+    interrupted = build()
+    interrupt_at_call(interrupted, monkeypatch, STEPS_PER_EPOCH * (history.epochs - 1) - 1)
+    with pytest.raises(TrainingInterrupted):
+        train(interrupted, tmp_path, **dict(settings, optimizer=SGD(0.5)))
+    resumed = build()
+    resumed_history = train(resumed, tmp_path, resume=True, **dict(settings, optimizer=SGD(0.5)))
+    assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
+
+
+MISMATCHES = [
+    ("batch_size", dict(batch_size=4), r"batch_size=8, but this call has batch_size=4"),
+    ("optimizer", dict(optimizer=SGD(0.2, momentum=0.9)), r"optimizer=\{'type': 'SGD', 'lr': 0\.1.*'lr': 0\.2"),
+    ("data", dict(X=data()[0][::-1].copy()), r"data_crc32=\d+, but this call has data_crc32=\d+"),
+    ("shuffle", dict(shuffle=False), r"shuffle=True, but this call has shuffle=False"),
+    ("patience", dict(patience=3), r"patience=50, but this call has patience=3"),
+]
+
+
+@pytest.mark.parametrize("override, message", [m[1:] for m in MISMATCHES], ids=[m[0] for m in MISMATCHES])
+def test_resume_refuses_different_settings(tmp_path, override, message):
+    train(build(), tmp_path, epochs=1)
+    with pytest.raises(ValueError, match=r"resume: the checkpoint .*checkpoint\.npz was written with " + message):
+        train(build(), tmp_path, resume=True, **override)
+
+
+def test_resume_refuses_a_different_model(tmp_path):
+    train(build(), tmp_path, epochs=1)
+    other = Autoencoder(Sequential([Dense(8, 2, rng=0)]), Sequential([Dense(2, 8, rng=0)]))
+    with pytest.raises(ValueError, match=r"was written with model=\{'type': 'Autoencoder'"):
+        train(other, tmp_path, resume=True)
+    with pytest.raises(ValueError, match=r"was written with dtype='float32', but this call has dtype='float64'"):
+        train(build().astype(np.float64), tmp_path, resume=True, X=data()[0].astype(np.float64))
+
+
+def test_corrupted_checkpoint_is_refused(tmp_path):
+    train(build(), tmp_path, epochs=1)
+    raw = bytearray(pathlib.Path(checkpoint_path(tmp_path)).read_bytes())
+    raw[len(raw) // 2] ^= 0x04
+    pathlib.Path(checkpoint_path(tmp_path)).write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"checkpoint\.npz: truncated or corrupted model file"):
+        train(build(), tmp_path, resume=True)
+
+
+def test_a_model_file_is_not_a_checkpoint(tmp_path):
+    build().save(checkpoint_path(tmp_path))
+    with pytest.raises(ValueError, match=r"no fit state record; a model file, not a checkpoint"):
+        train(build(), tmp_path, resume=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# A real process, really killed
+# ----------------------------------------------------------------------------------------------
+
+
+def child_main(checkpoint_dir):
+    """Run in a subprocess: the same training, slowed down by a callback so it can be killed mid-run."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the parent ignores SIGINT
+    train(build(), checkpoint_dir, resume=True, callbacks=[lambda *args: time.sleep(0.1)])
+
+
+def run_child_until_first_checkpoint(checkpoint_dir):
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import test_checkpoint; test_checkpoint.child_main(sys.argv[2])"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(pathlib.Path(__file__).parent), str(checkpoint_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not os.path.exists(checkpoint_path(checkpoint_dir)):
+        assert child.poll() is None, child.communicate()[1]
+        assert time.monotonic() < deadline, "no checkpoint after 60 s"
+        time.sleep(0.01)
+    return child
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_process_resumes_bit_identically(tmp_path, reference, sig):
+    child = run_child_until_first_checkpoint(tmp_path)
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode != 0, "the child finished before it was interrupted"
+    if sig == signal.SIGINT:
+        assert "TrainingInterrupted: training interrupted by Ctrl-C during epoch" in err
+        assert "resume=True" in err
+    epochs_done = Checkpoint(tmp_path).epochs_done()
+    assert 1 <= epochs_done < EPOCHS
+    resumed = build()
+    assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
