@@ -38,7 +38,7 @@ import zlib
 import numpy as np
 
 from . import io
-from .layers.base import positive_int
+from .layers.base import positive_int, real_in_range
 from .optim import get_optimizer
 
 
@@ -429,16 +429,6 @@ class FitLoop:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_number(value, name, minimum, strict):
-    """A finite real number above ``minimum`` (``> minimum`` if ``strict``, else ``>=``)."""
-    relation = ">" if strict else ">="
-    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
-        raise TypeError(f"{name}: expected a number {relation} {minimum}, got {value!r}")
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name}: expected a finite number {relation} {minimum}, got {value!r}")
-    return float(value)
-
-
 def _generator(seed):
     """The loop's Generator from an int seed >= 0, a Generator (used as is), or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator) or seed is None:
@@ -527,9 +517,9 @@ def fit(
         patience = positive_int(patience, "patience")
         if validation_data is None:
             raise ValueError("patience: early stopping needs validation_data, got validation_data=None")
-    min_delta = _check_number(min_delta, "min_delta", 0, strict=False)
+    min_delta = real_in_range(min_delta, "min_delta", low=0.0)
     if clip_norm is not None:
-        clip_norm = _check_number(clip_norm, "clip_norm", 0, strict=True)
+        clip_norm = real_in_range(clip_norm, "clip_norm", low=0.0, include_low=False)
     callbacks = _check_callbacks(callbacks)
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and checkpoint is None:
