@@ -20,6 +20,8 @@ import npae
 from npae import SGD, Dense, ReLU, Sequential, Sigmoid
 from npae.layers.noise import GaussianNoise, MaskingNoise
 from npae.models import Autoencoder
+from npae.models.vae import VAE
+from npae.models.zoo import mlp
 from npae.training import Checkpoint, TrainingInterrupted
 
 EPOCHS = 6
@@ -184,6 +186,25 @@ def test_early_stopping_state_survives_resume(tmp_path, monkeypatch):
         train(interrupted, tmp_path, **dict(settings, optimizer=SGD(0.5)))
     resumed = build()
     resumed_history = train(resumed, tmp_path, resume=True, **dict(settings, optimizer=SGD(0.5)))
+    assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
+
+
+def test_vae_with_warmup_and_binarisation_resumes_bit_identically(tmp_path, monkeypatch):
+    """The VAE draws eps and binarised images from the loop's Generator and its beta depends on the epoch."""
+
+    def build_vae():
+        return VAE(mlp((8, 6, 4), rng=1), mlp((2, 6, 8), rng=2), latent_dim=2, binarize=True, warmup_epochs=3)
+
+    X = data()[0]
+    settings = dict(epochs=5, batch_size=8, verbose=0, seed=4)
+    straight = build_vae()
+    history = straight.fit(X, optimizer=SGD(0.01, momentum=0.9), **settings)
+    interrupted = build_vae()
+    interrupt_at_call(interrupted, monkeypatch, 11)
+    with pytest.raises(TrainingInterrupted, match=r"after epoch 2\) is intact"):
+        interrupted.fit(X, optimizer=SGD(0.01, momentum=0.9), checkpoint_dir=tmp_path, **settings)
+    resumed = build_vae()
+    resumed_history = resumed.fit(X, optimizer=SGD(0.01, momentum=0.9), checkpoint_dir=tmp_path, resume=True, **settings)
     assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
 
 
