@@ -122,6 +122,63 @@ def _check_unit_interval(target):
         )
 
 
+def log_softmax(z):
+    """``log softmax(z)_k = (z_k - m) - log sum_j e^{z_j - m}`` over the last axis, with ``m = max_j z_j``.
+
+    Subtracting the maximum changes nothing mathematically but keeps every ``e^{z_j - m} <= 1`` (no
+    overflow) with at least one term equal to 1 (the log never sees 0).
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def one_hot(labels, n_classes, dtype=np.float32):
+    """Integer labels (N,) in 0..n_classes-1 as rows of a (N, n_classes) identity matrix."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise TypeError(f"labels: expected a 1-D integer array, got dtype {labels.dtype} shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels: expected values in 0..{n_classes - 1}, got range [{labels.min()}, {labels.max()}]")
+    return np.eye(n_classes, dtype=dtype)[labels]
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Categorical cross-entropy from logits ``z`` (N, K) and target probabilities ``t`` (N, K), e.g. one-hot.
+
+    ``l_n = -sum_k t_nk log softmax(z_n)_k`` with ``softmax(z)_k = e^{z_k} / sum_j e^{z_j}`` (through the
+    stable ``log_softmax``). Gradient: ``dl_n/dz_nk = softmax(z_n)_k sum_j t_nj - t_nk``, which is
+    ``softmax(z_n) - t_n`` for one-hot rows. The default ``reduction="sum"`` sums over the K classes and
+    averages over the batch: the usual cross-entropy in nats per sample (``"mean"`` also divides by K).
+    """
+
+    def __init__(self, reduction="sum"):
+        super().__init__(reduction)
+
+    def _elementwise(self, logits, target):
+        return -target * log_softmax(logits)
+
+    def _elementwise_grad(self, logits, target):
+        return np.exp(log_softmax(logits)) * target.sum(axis=1, keepdims=True) - target
+
+    def per_sample(self, pred, target):
+        _check_class_targets(pred, target)
+        return super().per_sample(pred, target)
+
+    def value_and_grad(self, pred, target):
+        _check_class_targets(pred, target)
+        return super().value_and_grad(pred, target)
+
+
+def _check_class_targets(logits, target):
+    if isinstance(logits, np.ndarray) and logits.ndim != 2:
+        raise ValueError(f"SoftmaxCrossEntropy: expected logits of shape (N, K), got {logits.shape}")
+    if isinstance(target, np.ndarray) and target.size and target.min() < 0:
+        raise ValueError(
+            f"SoftmaxCrossEntropy: target values must be probabilities >= 0 (one-hot labels), got a minimum of "
+            f"{target.min():.4g}; convert integer labels with npae.losses.one_hot(labels, n_classes)"
+        )
+
+
 LOSSES = {"mse": MSE, "bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy}
 
 
