@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-QUICK_TRAIN = 2000
-QUICK_TEST = 500
+QUICK_TRAIN = 1000
+QUICK_TEST = 300
 
 
 def parse_args(description, argv=None):
@@ -66,8 +66,13 @@ class Data:
     y_test: np.ndarray
     source: str
 
+    @property
+    def synthetic(self):
+        """True when the offline synthetic digits stand in for the real dataset."""
+        return "synthetic" in self.source
+
     def __str__(self):
-        return f"{self.source}: {len(self.x_train)} training and {len(self.x_test)} test images"
+        return f"{len(self.x_train)} training and {len(self.x_test)} test images from {self.source}"
 
 
 def _subset(images, labels, n, rng):
@@ -91,20 +96,25 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
         n_train = min(n_train or QUICK_TRAIN, QUICK_TRAIN)
         n_test = min(n_test or QUICK_TEST, QUICK_TEST)
     rng = np.random.default_rng(args.seed)
-    splits = []
+    splits, sources = [], []
     for split, n in (("train", n_train), ("test", n_test)):
         extra = {"n_synthetic": n} if n is not None else {}
         images, labels, source = load_dataset(
-            dataset, split, data_dir=args.data_dir, allow_synthetic_fallback=True, **extra
+            dataset, split, data_dir=args.data_dir, allow_synthetic_fallback=True, flatten=flatten,
+            seed=args.seed, **extra
         )
-        images, labels = _subset(images, labels, n, rng)
-        if flatten:
-            images = images.reshape(len(images), -1)
-        splits.append((images, labels))
+        splits.append(_subset(images, labels, n, rng))
+        sources.append(source)
     (x_train, y_train), (x_test, y_test) = splits
-    data = Data(x_train, y_train, x_test, y_test, source)
+    data = Data(x_train, y_train, x_test, y_test, "; ".join(sources))
     print(f"data: {data}")
     return data
+
+
+def one_per_class(labels, per_class=1):
+    """Indices of the first ``per_class`` examples of each label, ordered by label (for figure rows)."""
+    labels = np.asarray(labels)
+    return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in np.unique(labels)])
 
 
 def _check_finite(value, where):
