@@ -424,7 +424,7 @@ class VAE(Model):
         """
         mu, logvar = self._posterior(x, y, training=True)
         logs, dmu, dlogvar = self.posterior_loss(x, mu, logvar, eps, y)
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))
+        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1), need_input_grad=False)
         return logs
 
     # --- training -----------------------------------------------------------------------------
