@@ -1,0 +1,129 @@
+"""Fuzzing: random layer stacks fed random input shapes and dtypes, and random arrays fed to a model's public
+methods. Every call either succeeds with finite output of the right dtype and shape, or raises the documented
+ValueError/TypeError. Nothing else: no IndexError from deep inside, no NaN, no silent float64 upcast.
+"""
+
+import math
+
+import numpy as np
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from npae import SGD, Dense, Flatten, Reshape, Sequential
+from npae.layers.activations import ACTIVATIONS
+from npae.models.zoo import dense_autoencoder
+
+DOCUMENTED = (ValueError, TypeError)
+FLOATS = [np.float32, np.float64]
+OTHER_DTYPES = [np.float16, np.int32, np.uint8, np.bool_, np.complex64, object]
+
+
+def _matching_or_random(draw, matching, random):
+    """Mostly the value that fits the stack so far (so deep stacks succeed), sometimes a random one."""
+    return matching if matching is not None and draw(st.integers(0, 9)) < 8 else draw(random)
+
+
+def _reshape_target(draw, shape):
+    size = math.prod(shape)
+    fits = [(size,), (1, size)] + [(size // k, k) for k in (2, 3) if size % k == 0]
+    fits += [(size // 4, 2, 2)] if size % 4 == 0 else []
+    random = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+    return _matching_or_random(draw, draw(st.sampled_from(fits)), random)
+
+
+@st.composite
+def layer_stacks(draw):
+    """``(layers, per-sample input shape they expect, dtype)`` with occasional deliberate mismatches."""
+    dtype = draw(st.sampled_from(FLOATS))
+    sample_shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    shape, layers = sample_shape, []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["dense", "activation", "flatten", "reshape"]))
+        if kind == "dense":
+            n_in = _matching_or_random(draw, shape[0] if len(shape) == 1 else None, st.integers(1, 6))
+            n_out = draw(st.integers(1, 6))
+            layers.append(Dense(n_in, n_out, rng=draw(st.integers(0, 99)), dtype=dtype))
+            shape = (n_out,)
+        elif kind == "activation":
+            layers.append(ACTIVATIONS[draw(st.sampled_from(sorted(ACTIVATIONS)))]())
+        elif kind == "flatten":
+            layers.append(Flatten())
+            shape = (math.prod(shape),)
+        else:
+            shape = _reshape_target(draw, shape)
+            layers.append(Reshape(shape))
+    return layers, sample_shape, dtype
+
+
+@st.composite
+def inputs(draw, sample_shape, dtype):
+    """An input batch: mostly the expected shape and dtype, sometimes another rank, size, dtype or a list."""
+    n = draw(st.integers(1, 4))
+    other_shape = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
+    shape = (n,) + _matching_or_random(draw, sample_shape, other_shape)
+    x_dtype = _matching_or_random(draw, dtype, st.sampled_from(FLOATS + OTHER_DTYPES))
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).uniform(-3, 3, shape).astype(x_dtype)
+    return x.tolist() if draw(st.integers(0, 19)) == 0 else x
+
+
+def assert_finite_array(a, dtype, shape, what):
+    assert isinstance(a, np.ndarray), f"{what} is a {type(a).__name__}"
+    assert a.dtype == dtype, f"{what} has dtype {a.dtype}, expected {np.dtype(dtype)}"
+    assert a.shape == shape, f"{what} has shape {a.shape}, expected {shape}"
+    assert np.all(np.isfinite(a)), f"{what} is not finite"
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_random_stacks_succeed_or_raise_documented_errors(data):
+    layers, sample_shape, dtype = data.draw(layer_stacks())
+    x = data.draw(inputs(sample_shape, dtype))
+    net = Sequential(layers)
+    try:
+        y = net.forward(x, training=data.draw(st.booleans()))
+    except DOCUMENTED as exc:
+        event(f"forward raised {type(exc).__name__}")
+        return
+    event(f"forward succeeded through {len(layers)} layers")
+    assert_finite_array(y, x.dtype, y.shape, "forward output")
+    assert y.shape[0] == x.shape[0]
+    dy = np.random.default_rng(0).standard_normal(y.shape).astype(y.dtype)
+    dx = net.backward(dy)  # after a successful forward, backward has no excuse to fail
+    assert_finite_array(dx, x.dtype, x.shape, "input gradient")
+    for name, param, layer, key in net.parameters():
+        assert_finite_array(layer.grads[key], param.dtype, param.shape, f"gradient of {name}")
+
+
+@st.composite
+def model_inputs(draw):
+    """Arrays a user might pass to a model expecting (N, 8) floats in [0, 1]: wrong shapes, dtypes, NaN, range."""
+    n = draw(st.integers(0, 5))
+    shape = (n,) + _matching_or_random(draw, (8,), st.lists(st.integers(1, 9), max_size=3).map(tuple))
+    dtype = _matching_or_random(draw, np.float32, st.sampled_from(FLOATS + OTHER_DTYPES))
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).uniform(0, 1, shape)
+    special = draw(st.sampled_from([None, None, None, np.nan, np.inf, -np.inf, 2.0, -0.5, 255.0]))
+    if special is not None and x.size:
+        x.flat[draw(st.integers(0, x.size - 1))] = special
+    return x.astype(dtype) if dtype is not object else x.astype(object)
+
+
+@settings(max_examples=120)
+@given(x=model_inputs(), loss=st.sampled_from(["mse", "bce"]), method=st.sampled_from(["fit", "encode", "reconstruct", "evaluate"]))
+def test_model_methods_succeed_or_raise_documented_errors(x, loss, method):
+    model = dense_autoencoder(8, (6,), 3, loss=loss, seed=0)
+    call = {
+        "fit": lambda: model.fit(x, epochs=1, batch_size=2, optimizer=SGD(0.1), verbose=0)["loss"],
+        "encode": lambda: model.encode(x),
+        "reconstruct": lambda: model.reconstruct(x),
+        "evaluate": lambda: model.evaluate(x)["loss"],
+    }[method]
+    try:
+        result = np.asarray(call())
+    except DOCUMENTED as exc:
+        event(f"{method} raised {type(exc).__name__}")
+        return
+    event(f"{method} succeeded")
+    assert np.all(np.isfinite(result))
+    assert all(w.dtype == np.float32 and np.all(np.isfinite(w)) for w in model.get_weights().values())
+    if method in ("encode", "reconstruct"):
+        assert result.dtype == np.float32 and result.shape[0] == x.shape[0]
