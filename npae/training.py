@@ -298,7 +298,8 @@ class Checkpoint:
             "dtype": (arch.get("dtype"), np.dtype(loop.model.dtype).name),
             "optimizer": (state.get("optimizer"), _json_roundtrip(loop.optimizer.config())),
         }
-        expected.update({k: (state.get("run", {}).get(k), v) for k, v in loop.run.items()})
+        stored_run = state.get("run") if isinstance(state.get("run"), dict) else {}
+        expected.update({k: (stored_run.get(k), v) for k, v in loop.run.items()})
         for name, (stored, given) in expected.items():
             if stored != given:
                 raise ValueError(

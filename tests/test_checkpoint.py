@@ -6,6 +6,7 @@ Generator, and a Gaussian-noise layer with its own Generator) and uses SGD with 
 and early-stopping bookkeeping, so every piece of state a checkpoint must carry is exercised.
 """
 
+import json
 import os
 import pathlib
 import signal
@@ -22,7 +23,8 @@ from npae.layers.noise import GaussianNoise, MaskingNoise
 from npae.models import Autoencoder
 from npae.models.vae import VAE
 from npae.models.zoo import mlp
-from npae.training import Checkpoint, TrainingInterrupted
+from npae.io import encode_json, read_archive
+from npae.training import STATE_KEY, Checkpoint, TrainingInterrupted
 
 EPOCHS = 6
 STEPS_PER_EPOCH = 4
@@ -239,6 +241,30 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
     raw[len(raw) // 2] ^= 0x04
     pathlib.Path(checkpoint_path(tmp_path)).write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=r"checkpoint\.npz: truncated or corrupted model file"):
+        train(build(), tmp_path, resume=True)
+
+
+STATE_EDITS = {
+    "run not an object": lambda state: state.update(run=5),
+    "rng not a state": lambda state: state.update(rng="x"),
+    "rng state of the wrong type": lambda state: state["rng"].update(state={"state": "x", "inc": 1}),
+    "history missing": lambda state: state.pop("history"),
+    "epoch not a number": lambda state: state.update(epoch="a"),
+    "noise generators missing": lambda state: state.update(layer_rngs={}),
+    "unknown format": lambda state: state.update(format=9),
+}
+
+
+@pytest.mark.parametrize("edit", STATE_EDITS.values(), ids=STATE_EDITS.keys())
+def test_hand_edited_fit_state_is_refused(tmp_path, edit):
+    train(build(), tmp_path, epochs=1)
+    arrays = read_archive(checkpoint_path(tmp_path))
+    state = json.loads(arrays[STATE_KEY].tobytes())
+    edit(state)
+    arrays[STATE_KEY] = encode_json(state)
+    with open(checkpoint_path(tmp_path), "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match=r"checkpoint\.npz"):
         train(build(), tmp_path, resume=True)
 
 
