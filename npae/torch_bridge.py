@@ -24,6 +24,8 @@ Usage::
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .gradcheck import relative_error
@@ -63,6 +65,9 @@ def _module_builders(nn):
         "ELU": ("ELU", lambda layer: nn.ELU(alpha=layer.alpha)),
         "Flatten": ("Flatten", lambda layer: nn.Flatten()),
         "Reshape": ("Unflatten", lambda layer: nn.Unflatten(1, layer.shape)),
+        # corruptions are the identity at inference, which is all a twin is used for
+        **{name: ("Identity", lambda layer: nn.Identity())
+           for name in ("GaussianNoise", "MaskingNoise", "SaltAndPepperNoise")},
     }
 
 
@@ -184,26 +189,40 @@ def npae_gradients(net):
 def compare_with_torch(net, x, dy=None, seed=0):
     """Run ``net`` and its torch twin on ``x``; max relative errors of output and every gradient.
 
-    The gradients are those of ``L = sum(dy * y)`` with a random upstream ``dy`` (standard normal from
-    ``seed``) unless ``dy`` is given. Returns ``{"y": ..., "x": ..., "<qualified param name>": ...}``.
-    Use a float64 net for a meaningful comparison.
+    The gradients are those of ``L = sum(dy * y) + P`` with a random upstream ``dy`` (standard normal from
+    ``seed``) unless ``dy`` is given, and ``P`` the penalties attached to the layers of a Sequential (then
+    both run in training mode and ``"penalty"`` compares the values; see ``torch_activity_penalty``).
+    Returns ``{"y": ..., ["penalty": ...,] "x": ..., "<qualified param name>": ...}``.
+    Use a float64 net for a meaningful comparison; corruption layers are compared at inference only.
     """
     torch = _import_torch()
     twin = to_torch(net)
+    penalties = attached_penalties(net)
     x = np.asarray(x, dtype=net.dtype or np.float64)
-    y = net.forward(x)
+    y = net.forward(x, training=bool(penalties))
     if dy is None:
         dy = as_generator(seed).standard_normal(y.shape)
     dy = np.asarray(dy, dtype=y.dtype)
     dx = net.backward(dy.copy())
     x_t = torch.tensor(x, requires_grad=True)
-    y_t = twin(x_t)
-    y_t.backward(torch.from_numpy(dy))
-    errors = {"y": relative_error(y, y_t.detach().numpy()), "x": relative_error(dx, x_t.grad.numpy())}
-    ours = npae_gradients(net)
+    outputs = _run_layer_by_layer(twin, x_t) if penalties else [x_t, twin(x_t)]
+    penalty_t = sum(torch_activity_penalty(p, outputs, i) for i, p in penalties)
+    ((outputs[-1] * torch.from_numpy(dy)).sum() + penalty_t).backward()
+    errors = {"y": relative_error(y, outputs[-1].detach().numpy())}
+    if penalties:
+        errors["penalty"] = relative_error(net.penalty_value, penalty_t.item())
+    errors["x"] = relative_error(dx, x_t.grad.numpy())
     theirs = torch_gradients(net, twin)
-    errors.update({name: relative_error(ours[name], theirs[name]) for name in ours})
+    errors.update({name: relative_error(grad, theirs[name]) for name, grad in npae_gradients(net).items()})
     return errors
+
+
+def _run_layer_by_layer(twin, x_t):
+    """``[x, out_0, out_1, ...]``: the input of module ``i`` is entry ``i``, its output entry ``i + 1``."""
+    outputs = [x_t]
+    for module in twin:
+        outputs.append(module(outputs[-1]))
+    return outputs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,6 +244,7 @@ def torch_loss(loss):
     elementwise = {
         "MSE": lambda p, t: functional.mse_loss(p, t, reduction="none"),
         "BinaryCrossEntropy": lambda z, t: functional.binary_cross_entropy_with_logits(z, t, reduction="none"),
+        "SoftmaxCrossEntropy": lambda z, t: -t * functional.log_softmax(z, dim=1),
     }
     kind = type(loss).__name__
     if kind not in elementwise:
@@ -240,3 +260,141 @@ def compare_loss_with_torch(loss, pred, target):
     value_t = torch_loss(loss)(pred_t, torch.tensor(target))
     value_t.backward()
     return {"value": relative_error(value, value_t.item()), "pred": relative_error(grad, pred_t.grad.numpy())}
+
+
+# ----------------------------------------------------------------------------------------------
+# penalties, written from their definitions with torch autograd (no closed forms)
+# ----------------------------------------------------------------------------------------------
+
+
+def attached_penalties(net):
+    """``[(index, penalty)]`` for the ``npae.penalties`` objects attached to the layers of a Sequential."""
+    if not isinstance(net, Sequential):
+        return []
+    from .penalties import Penalty
+
+    return [(i, p) for i, layer in enumerate(net.layers) for p in layer.penalties if isinstance(p, Penalty)]
+
+
+def _kl_sparsity(penalty, h):
+    rho, rho_hat = penalty.rho, h.mean(dim=0)
+    kl = rho * (rho / rho_hat).log() + (1 - rho) * ((1 - rho) / (1 - rho_hat)).log()
+    return penalty.beta * kl.sum()
+
+
+def _contractive(penalty, x_in, h, torch):
+    """``lam / N sum_n ||dh_n/dx_n||_F^2`` by double backprop: row ``j`` of every ``J_n`` is ``d(sum_n h_nj)/dx``.
+
+    Only sample ``n``'s input moves ``h_n``, so one gradient per output unit gives every sample's row at once.
+    """
+    total = 0
+    for j in range(h.shape[1]):
+        (row,) = torch.autograd.grad(h[:, j].sum(), x_in, create_graph=True)
+        total = total + (row * row).sum()
+    return penalty.lam * total / h.shape[0]
+
+
+def torch_activity_penalty(penalty, outputs, index):
+    """The torch value of an activity penalty attached to layer ``index``, from ``_run_layer_by_layer``'s list.
+
+    ``Contractive`` differentiates the output of layer ``index`` (the activation) with respect to the input of
+    layer ``index - 1`` (its Dense), as the npae penalty defines it.
+    """
+    torch = _import_torch()
+    h = outputs[index + 1]
+    kind = type(penalty).__name__
+    if kind == "L1Activity":
+        return penalty.lam * h.abs().sum() / h.shape[0]
+    if kind == "KLSparsity":
+        return _kl_sparsity(penalty, h)
+    if kind == "Contractive":
+        return _contractive(penalty, outputs[index - 1], h, torch)
+    raise TypeError(f"penalty: no PyTorch reference for npae {kind} (L1Activity, KLSparsity, Contractive)")
+
+
+def torch_parameter_penalty(penalty, weights):
+    """The torch value of a parameter penalty over a list of weight tensors."""
+    kind = type(penalty).__name__
+    if kind == "WeightDecay":
+        return sum(0.5 * penalty.lam * (w * w).sum() for w in weights)
+    if kind == "L1Weights":
+        return sum(penalty.lam * w.abs().sum() for w in weights)
+    raise TypeError(f"penalty: no PyTorch reference for npae {kind} (WeightDecay, L1Weights)")
+
+
+def compare_parameter_penalty_with_torch(penalty, net):
+    """``penalty.apply_to_parameters(net)`` against torch autograd: ``{"penalty": ..., "<name>.W": ...}``.
+
+    The net's gradients are zeroed first, so they hold the penalty's gradient alone afterwards.
+    """
+    torch = _import_torch()
+    twin = to_torch(net)
+    net.zero_grads()
+    value = penalty.apply_to_parameters(net)
+    weights = [pair for pair in _param_pairs(net, twin, torch.nn) if pair[2] == "W"]
+    value_t = torch_parameter_penalty(penalty, [tensor for _, _, _, tensor, _ in weights])
+    value_t.backward()
+    errors = {"penalty": relative_error(value, value_t.item())}
+    for name, layer, key, tensor, transposed in weights:
+        errors[name] = relative_error(layer.grads[key], _to_numpy(tensor.grad, transposed, np.float64))
+    return errors
+
+
+# ----------------------------------------------------------------------------------------------
+# the VAE objective with the noise held fixed
+# ----------------------------------------------------------------------------------------------
+
+
+def _torch_output_logvar(model, out, torch):
+    """The Gaussian decoder's log-variance ``s`` in torch, and the learned leaf tensor (None when fixed)."""
+    if model.output_logvar is None:
+        return torch.tensor(math.log(model.variance), dtype=out.dtype), None
+    learned = torch.tensor(model.output_logvar.params["logvar"], requires_grad=True)
+    per_sample = tuple(out.shape[1:]) if learned.numel() > 1 else (1,) * (out.dim() - 1)
+    return learned.reshape((1,) + per_sample), learned
+
+
+def _torch_vae_loss(model, encoder, decoder, x_t, eps_t, conditions, torch):
+    """``recon + beta * KL`` in torch, from the definitions in ``npae.models.vae`` (nats per image, mean over N).
+
+    Returns ``(loss, learned output log-variance or None)``.
+    """
+    n, k = x_t.shape[0], model.latent_dim
+    h = encoder(torch.cat([x_t.reshape(n, -1), conditions], dim=1) if conditions is not None else x_t)
+    mu, logvar = h[:, :k], h[:, k:]
+    z = mu + (0.5 * logvar).exp() * eps_t
+    out = decoder(torch.cat([z, conditions], dim=1) if conditions is not None else z)
+    learned = None
+    if model.likelihood == "bernoulli":
+        nll = torch.nn.functional.binary_cross_entropy_with_logits(out, x_t, reduction="sum")
+    else:
+        s, learned = _torch_output_logvar(model, out, torch)
+        nll = 0.5 * (math.log(2 * math.pi) + s + (x_t - out) ** 2 * (-s).exp()).sum()
+    kl_per_dim = (-0.5 * (1 + logvar - mu * mu - logvar.exp())).mean(dim=0)
+    kl = torch.clamp(kl_per_dim, min=model.free_bits).sum() if model.free_bits > 0 else kl_per_dim.sum()
+    return nll / n + model.current_beta * kl, learned
+
+
+def compare_vae_with_torch(model, x, eps, y=None):
+    """``model.forward_backward(x, eps)`` against torch autograd: ``{"loss": ..., "<param name>": ...}``.
+
+    ``eps`` (N, latent_dim) is the reparameterisation noise, held fixed on both sides; ``y`` the labels of a
+    ConditionalVAE. Parameter names are those of ``model.named_parameters()`` (``"encoder.0.W"``).
+    """
+    torch = _import_torch()
+    encoder, decoder = to_torch(model.encoder), to_torch(model.decoder)
+    model.zero_grads()
+    logs = model.forward_backward(x, eps, y)
+    conditions = None
+    if y is not None:
+        conditions = torch.nn.functional.one_hot(torch.as_tensor(y), model.n_classes).to(torch.float64)
+    loss_t, learned = _torch_vae_loss(model, encoder, decoder, torch.tensor(x), torch.tensor(eps), conditions, torch)
+    loss_t.backward()
+    theirs = {f"encoder.{k}": v for k, v in torch_gradients(model.encoder, encoder).items()}
+    theirs.update({f"decoder.{k}": v for k, v in torch_gradients(model.decoder, decoder).items()})
+    if learned is not None:
+        theirs["likelihood.logvar"] = learned.grad.numpy()
+    errors = {"loss": relative_error(logs["loss"], loss_t.item())}
+    for name, layer, key in model.named_parameters():
+        errors[name] = relative_error(layer.grads[key], theirs[name])
+    return errors

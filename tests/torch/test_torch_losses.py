@@ -7,6 +7,7 @@ from hypothesis import given, strategies as st
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
 from npae import MSE, BinaryCrossEntropy
+from npae.losses import SoftmaxCrossEntropy
 from npae.torch_bridge import compare_loss_with_torch
 
 
@@ -18,3 +19,12 @@ def test_loss_value_and_gradient(matches_torch, cls, reduction, shape, scale, se
     pred = scale * rng.standard_normal(shape)
     target = rng.random(shape)
     matches_torch(compare_loss_with_torch(cls(reduction), pred, target), f"{cls.__name__}({reduction})")
+
+
+@given(reduction=st.sampled_from(["mean", "sum"]), n=st.integers(1, 5), classes=st.integers(1, 6),
+       one_hot=st.booleans(), scale=st.sampled_from([0.5, 3.0, 30.0]), seed=st.integers(0, 2**16))
+def test_softmax_cross_entropy(matches_torch, reduction, n, classes, one_hot, scale, seed):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal((n, classes))
+    target = np.eye(classes)[rng.integers(0, classes, n)] if one_hot else rng.random((n, classes))
+    matches_torch(compare_loss_with_torch(SoftmaxCrossEntropy(reduction), logits, target), "SoftmaxCrossEntropy")

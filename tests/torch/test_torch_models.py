@@ -1,18 +1,20 @@
 """DESIGN.md's benchmark models against PyTorch twins with the same weights (float64, small batches).
 
-For each model: the output, the loss value, and the gradient of the loss with respect to the input and to
-every parameter.
+For each autoencoder: the output, the loss value, and the gradient of the loss with respect to the input and
+to every parameter. For VAEs: the loss ``recon + beta * KL`` with the reparameterisation noise held fixed,
+and the gradient of every parameter (the input is data; the VAE computes no gradient for it).
 """
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
 from npae import Sequential
 from npae.gradcheck import relative_error
 from npae.models import zoo
-from npae.torch_bridge import npae_gradients, to_torch, torch_gradients, torch_loss
+from npae.torch_bridge import compare_vae_with_torch, npae_gradients, to_torch, torch_gradients, torch_loss
 
 
 def compare_autoencoder(model, x):
@@ -40,3 +42,30 @@ def test_dense_autoencoder(matches_torch):
     errors = compare_autoencoder(model, x)
     assert len(errors) == 3 + 12  # output, loss, x and W, b of six Dense layers
     matches_torch(errors, "DenseAE")
+
+
+def test_benchmark_vae_with_fixed_noise(matches_torch):
+    model = zoo.mlp_vae(seed=0).astype(np.float64)
+    assert [layer.params["W"].shape for layer in model.encoder.layers if layer.params] == [
+        (784, 512), (512, 256), (256, 64)]
+    rng = np.random.default_rng(2)
+    errors = compare_vae_with_torch(model, rng.random((4, 784)), rng.standard_normal((4, 32)))
+    assert len(errors) == 1 + 12  # the loss and W, b of six Dense layers
+    matches_torch(errors, "benchmark VAE")
+
+
+@given(likelihood_and_variance=st.sampled_from([("bernoulli", 1.0), ("gaussian", 1.0), ("gaussian", 0.2),
+                                                ("gaussian", "scalar"), ("gaussian", "pixel")]),
+       beta=st.floats(0.0, 4.0), free_bits=st.sampled_from([0.0, 0.05, 0.5]), n_classes=st.sampled_from([None, 3]),
+       activation=st.sampled_from(["tanh", "relu", "elu"]), n=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_vae_options(matches_torch, likelihood_and_variance, beta, free_bits, n_classes, activation, n, seed):
+    likelihood, variance = likelihood_and_variance
+    rng = np.random.default_rng(seed)
+    model = zoo.mlp_vae(input_dim=7, hidden=(5, 4), latent_dim=3, activation=activation, n_classes=n_classes,
+                        likelihood=likelihood, variance=variance, beta=beta, free_bits=free_bits, seed=seed)
+    model.astype(np.float64)
+    if model.output_logvar is not None:  # move the learned log-variance away from its start at 0
+        model.output_logvar.params["logvar"] = rng.normal(0, 0.5, model.output_logvar.params["logvar"].shape)
+    labels = rng.integers(0, n_classes, n) if n_classes else None
+    errors = compare_vae_with_torch(model, rng.random((n, 7)), rng.standard_normal((n, 3)), labels)
+    matches_torch(errors, f"VAE({likelihood}, variance={variance}, classes={n_classes})")
