@@ -125,3 +125,14 @@ def test_unsupported_layer_names_the_supported_ones():
 
     with pytest.raises(TypeError, match="no PyTorch equivalent for npae Doubler; supported layers are .*Dense"):
         to_torch(Sequential([Doubler()]))
+
+
+def test_corruption_layers_become_identities_compared_at_inference(matches_torch):
+    from npae.layers import GaussianNoise, MaskingNoise, SaltAndPepperNoise
+
+    rng = np.random.default_rng(5)
+    net = Sequential([MaskingNoise(0.5, rng=0), Dense(4, 3, rng=1), GaussianNoise(0.3, rng=2), Tanh(),
+                      SaltAndPepperNoise(0.2, rng=3)]).astype(np.float64)
+    twin = to_torch(net)
+    assert [type(m).__name__ for m in twin] == ["Identity", "Linear", "Identity", "Tanh", "Identity"]
+    matches_torch(compare_with_torch(net, rng.random((3, 4))), "noise layers at inference")
