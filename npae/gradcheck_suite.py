@@ -366,7 +366,7 @@ def _require_torch():
         import torch  # noqa: F401
     except ImportError as exc:
         raise ImportError(
-            "gradcheck: against='torch' needs PyTorch, which is not installed (pip install torch)"
+            "against='torch' needs PyTorch, which is not installed (pip install torch)"
         ) from exc
 
 
