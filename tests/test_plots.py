@@ -1,0 +1,176 @@
+"""The figures: images upright and tick-free, axes labelled, titles set, bad input refused by name."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from npae import plots
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plots.pyplot().close("all")
+
+
+def digits(n, rng, flat=True):
+    """Images with an asymmetric marker (top-left pixel bright) so orientation can be checked."""
+    x = rng.random((n, 28, 28)).astype(np.float32) * 0.5
+    x[:, 0, 0] = 1.0
+    return x.reshape(n, 784) if flat else x[:, None]
+
+
+def image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+def assert_upright_and_clean(ax, expected):
+    image = ax.images[0]
+    assert image.origin == "upper"
+    assert image.get_cmap().name == "gray"
+    np.testing.assert_array_equal(image.get_array(), expected)
+    assert list(ax.get_xticks()) == [] and list(ax.get_yticks()) == []
+
+
+def test_as_image_shapes():
+    flat = np.arange(784.0)
+    np.testing.assert_array_equal(plots.as_image(flat), flat.reshape(28, 28))
+    np.testing.assert_array_equal(plots.as_image(flat.reshape(1, 28, 28)), flat.reshape(28, 28))
+    assert plots.as_image(np.zeros(12), shape=(3, 4)).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"image: .*shape \(10,\)"):
+        plots.as_image(np.zeros(10))
+
+
+def test_image_grid_upright_with_titles_and_row_labels(rng):
+    x = digits(6, rng, flat=False)
+    fig = plots.image_grid(x, nrows=2, titles=[f"t{i}" for i in range(6)], row_labels=["a", "b"], title="grid")
+    axes = image_axes(fig)
+    assert len(axes) == 6
+    for ax, img, i in zip(axes, x, range(6)):
+        assert_upright_and_clean(ax, img[0])
+        assert ax.get_title() == f"t{i}"
+    assert axes[0].get_ylabel() == "a" and axes[3].get_ylabel() == "b"
+    assert fig._suptitle.get_text() == "grid"
+    with pytest.raises(ValueError, match="images"):
+        plots.image_grid([])
+
+
+def test_image_grid_hides_unused_cells(rng):
+    fig = plots.image_grid(digits(5, rng), nrows=2)
+    assert len(image_axes(fig)) == 5
+    assert sum(not ax.axison for ax in fig.axes) == 1
+
+
+def test_reconstruction_rows_layout(rng):
+    originals, a, b = digits(4, rng), digits(4, rng), digits(4, rng)
+    fig = plots.reconstruction_rows(originals, {"PCA": a, "AE": b}, digit_labels=[3, 1, 4, 1])
+    axes = np.array(image_axes(fig)).reshape(3, 4)
+    assert [row[0].get_ylabel() for row in axes] == ["original", "PCA", "AE"]
+    assert [ax.get_title() for ax in axes[0]] == ["digit 3", "digit 1", "digit 4", "digit 1"]
+    assert_upright_and_clean(axes[1, 2], a[2].reshape(28, 28))
+    assert fig._suptitle.get_text()
+
+
+def test_reconstruction_rows_single_array_and_mismatch(rng):
+    fig = plots.reconstruction_rows(digits(3, rng), digits(3, rng))
+    assert image_axes(fig)[3].get_ylabel() == "reconstruction"
+    with pytest.raises(ValueError, match=r"reconstructions\['AE'\]: expected 3 images"):
+        plots.reconstruction_rows(digits(3, rng), {"AE": digits(2, rng)})
+
+
+def test_best_worst_orders_by_error(rng):
+    x, r = digits(10, rng), digits(10, rng)
+    errors = rng.random(10)
+    fig = plots.best_worst(x, r, errors, n=3)
+    axes = np.array(image_axes(fig)).reshape(4, 3)
+    best, worst = np.argsort(errors)[:3], np.argsort(errors)[::-1][:3]
+    for c in range(3):
+        assert_upright_and_clean(axes[0, c], x[best[c]].reshape(28, 28))
+        assert_upright_and_clean(axes[1, c], r[best[c]].reshape(28, 28))
+        assert_upright_and_clean(axes[2, c], x[worst[c]].reshape(28, 28))
+        assert axes[0, c].get_title() == f"{errors[best[c]]:.4f}"
+    assert "best" in axes[0, 0].get_ylabel() and "worst" in axes[2, 0].get_ylabel()
+    with pytest.raises(ValueError, match=r"errors: expected one error per image, shape \(10,\)"):
+        plots.best_worst(x, r, errors[:5])
+
+
+def test_filters_grid_symmetric_scale(rng):
+    W = rng.normal(size=(784, 5))
+    fig = plots.filters_grid(W)
+    axes = image_axes(fig)
+    assert len(axes) == 5
+    vmin, vmax = axes[2].images[0].get_clim()
+    assert vmin == -vmax == -np.abs(W[:, 2]).max()
+    with pytest.raises(ValueError, match=r"W: expected shape \(784, units\)"):
+        plots.filters_grid(rng.normal(size=(100, 5)))
+
+
+def test_training_curves_labels_and_styles():
+    histories = [{"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0]}, {"loss": [2.0, 1.5]}]
+    fig = plots.training_curves(histories, ["big", "small"], ylabel="MSE per pixel", val_name="test")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "MSE per pixel"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["big (train)", "big (test)", "small (train)"]
+    assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--", "-"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [1, 2, 3])
+    assert "test" in ax.get_title()
+
+
+def test_training_curves_accepts_a_history_object():
+    from npae.training import History
+
+    h = History()
+    for v in (1.0, 0.5):
+        h.record("loss", v)
+    fig = plots.training_curves(h)
+    assert len(fig.axes[0].get_lines()) == 1
+
+
+def test_code_histograms(rng):
+    codes = rng.normal(2.0, 3.0, size=(500, 12))
+    fig = plots.code_histograms(codes)
+    used = [ax for ax in fig.axes if ax.axison]
+    assert len(used) == 8
+    assert used[0].get_title().startswith("code[0]: mean") and used[0].get_xlabel() == "code value"
+    assert "count" in used[0].get_ylabel()
+    fig = plots.code_histograms(codes, dims=[3, 7, 11])
+    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.axison] == ["code[3]", "code[7]", "code[11]"]
+    with pytest.raises(ValueError, match=r"codes: expected shape \(N, code_dim\)"):
+        plots.code_histograms(codes[:, 0])
+
+
+def test_scatter_2d_colours_by_digit(rng):
+    points, labels = rng.normal(size=(60, 2)), np.repeat(np.arange(3), 20)
+    fig = plots.scatter_2d(points, labels, title="map", xlabel="t-SNE 1", ylabel="t-SNE 2")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
+    assert ax.get_legend().get_title().get_text() == "digit"
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("t-SNE 1", "t-SNE 2", "map")
+    colours = {tuple(c.get_facecolor()[0][:3]) for c in ax.collections}
+    assert len(colours) == 3
+    with pytest.raises(ValueError, match=r"points: expected shape \(N, 2\)"):
+        plots.scatter_2d(rng.normal(size=(5, 3)))
+
+
+def test_scatter_panels_one_axis_per_map(rng):
+    maps = {"PCA": rng.normal(size=(30, 2)), "t-SNE": rng.normal(size=(30, 2))}
+    fig = plots.scatter_panels(maps, rng.integers(0, 10, 30), title="codes")
+    assert [ax.get_title() for ax in fig.axes] == ["PCA", "t-SNE"]
+
+
+def test_line_plot_dict_and_log_ticks():
+    fig = plots.line_plot([2, 8, 32], {"PCA": [3, 2, 1], "AE": [2, 1, 0.5]}, xlabel="code size",
+                          ylabel="MSE", title="error", logx=True)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["PCA", "AE"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "8", "32"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("code size", "MSE", "error")
+
+
+def test_importing_plots_does_not_load_matplotlib():
+    code = "import sys, npae, npae.plots, npae.walkthrough; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,159 @@
+"""03 - The Goldilocks problem: how much capacity, and when to stop training.
+
+The story
+---------
+An autoencoder with too little capacity (a tiny code, narrow layers) cannot represent the digits: training
+and held-out errors are both high (underfitting). One with too much capacity and too little data learns the
+training images themselves: its training error keeps falling while the error on images it has never seen
+stops improving and then rises (overfitting). Somewhere between is "just right", and only held-out data
+can tell where, since the training error always prefers the biggest model.
+
+To make overfitting visible we train on a small subset (1000 images) for many epochs, and hold out a
+**validation set** (5000 other training images) to choose capacity and stopping time; the test set is used
+once, at the end, to report the chosen model honestly (choosing on the test set would make it a second
+validation set, and its error optimistic).
+
+Two sweeps, each model trained for the same number of epochs (Adam lr 1e-3, batch 100, MSE per pixel):
+
+- **code size** k in 2..128 with hidden layers 256-128 (784-256-128-k-128-256-784);
+- **hidden width** w in 16..1024 with code size 32 (784-w-32-w-784).
+
+For every model we record the final training error, the final validation error, and the best validation
+error over the epochs. The best validation error is what **early stopping** achieves: keep the weights of
+the epoch with the lowest validation error and stop once it has not improved for ``patience`` epochs.
+The last part trains the widest model with and without early stopping and compares their test errors.
+
+What to look at
+---------------
+- ``code_size_sweep.png`` and ``width_sweep.png``: train vs validation error against capacity; the gap
+  between the curves is the overfitting, and the lowest validation point is the Goldilocks model.
+- ``overfitting_curves.png``: train and validation error per epoch of the smallest and largest width.
+- ``early_stopping.png``: the widest model with early stopping; the dotted line marks the restored epoch.
+
+Full run: 1000 training / 5000 validation images, 150 epochs per model.
+"""
+
+import time
+
+import numpy as np
+
+from npae import Adam, plots
+from npae.models.zoo import dense_autoencoder
+from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+
+
+def split_train_validation(data, n_fit, rng):
+    """The first ``n_fit`` of a random permutation of the training images for fitting, the rest for validation."""
+    order = rng.permutation(len(data.x_train))
+    return data.x_train[order[:n_fit]], data.x_train[order[n_fit:]]
+
+
+def train(model, x_fit, x_val, epochs, seed, **fit_kwargs):
+    return model.fit(x_fit, epochs=epochs, batch_size=100, validation_data=x_val, optimizer=Adam(1e-3),
+                     seed=seed, verbose=0, **fit_kwargs)
+
+
+def sweep(builders, x_fit, x_val, epochs, seed):
+    """Train each ``{name: builder}`` model; returns ``{name: (model, history)}``, printing a line per model."""
+    runs = {}
+    for name, build in builders.items():
+        start = time.perf_counter()
+        model = build()
+        h = train(model, x_fit, x_val, epochs, seed)
+        runs[name] = (model, h)
+        print(f"{name}: train {h['loss'][-1]:.5f}, validation {h['val_loss'][-1]:.5f} "
+              f"(best {min(h['val_loss']):.5f}), {time.perf_counter() - start:.1f}s")
+    return runs
+
+
+def summarise(runs):
+    """Final train, final validation and best validation error of each run, as lists in sweep order."""
+    histories = {name: history for name, (_, history) in runs.items()}
+    return {
+        "final_train": [h["loss"][-1] for h in histories.values()],
+        "final_validation": [h["val_loss"][-1] for h in histories.values()],
+        "best_validation": [min(h["val_loss"]) for h in histories.values()],
+        "best_epoch": [int(np.argmin(h["val_loss"])) + 1 for h in histories.values()],
+    }
+
+
+def sweep_figure(x, summary, xlabel, title):
+    return plots.line_plot(
+        x, {"train (final epoch)": summary["final_train"],
+            "validation (final epoch)": summary["final_validation"],
+            "validation (best epoch = early stopping)": summary["best_validation"]},
+        xlabel=xlabel, ylabel="MSE per pixel", title=title, logx=True, logy=True,
+    )
+
+
+def early_stopping_figure(history, patience):
+    fig = plots.training_curves(
+        history, ["widest model, early stopping"], ylabel="MSE per pixel", logy=True,
+        title=f"early stopping (patience {patience}): training stops, the best epoch's weights come back",
+    )
+    ax = fig.axes[0]
+    ax.axvline(history.best_epoch + 1, color="k", linestyle=":", label=f"restored epoch {history.best_epoch + 1}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def main():
+    args = parse_args(__doc__)
+    rng = np.random.default_rng(args.seed)
+    n_fit = pick(args, full=1000, quick=500)
+    data = load_data(args, n_train=pick(args, full=6000, quick=1000), n_test=pick(args, full=10000, quick=300))
+    x_fit, x_val = split_train_validation(data, n_fit, rng)
+    epochs = pick(args, full=150, quick=3)
+    codes = pick(args, full=[2, 4, 8, 16, 32, 64, 128], quick=[4, 32])
+    widths = pick(args, full=[16, 64, 256, 1024], quick=[16, 64])
+    patience = pick(args, full=10, quick=1)
+
+    print(f"code size sweep on {len(x_fit)} images, {len(x_val)} for validation, {epochs} epochs each")
+    code_runs = sweep({k: (lambda k=k: dense_autoencoder(code_dim=k, seed=args.seed)) for k in codes},
+                      x_fit, x_val, epochs, args.seed)
+    print("hidden width sweep")
+    width_runs = sweep({w: (lambda w=w: dense_autoencoder(hidden=(w,), code_dim=32, seed=args.seed)) for w in widths},
+                       x_fit, x_val, epochs, args.seed)
+    code_summary, width_summary = summarise(code_runs), summarise(width_runs)
+
+    save_figure(sweep_figure(codes, code_summary, "code size k (784-256-128-k)",
+                             f"capacity 1: code size, {n_fit} training images, {epochs} epochs"),
+                args.out, "code_size_sweep")
+    save_figure(sweep_figure(widths, width_summary, "hidden width w (784-w-32)",
+                             f"capacity 2: hidden width, {n_fit} training images, {epochs} epochs"),
+                args.out, "width_sweep")
+    smallest, largest = widths[0], widths[-1]
+    save_figure(plots.training_curves(
+        [width_runs[smallest][1], width_runs[largest][1]], [f"width {smallest}", f"width {largest}"],
+        ylabel="MSE per pixel", logy=True,
+        title="train (solid) vs validation (dashed) error per epoch: narrow vs wide model",
+    ), args.out, "overfitting_curves")
+
+    print(f"width {largest} with early stopping (patience {patience})")
+    stopped_model = dense_autoencoder(hidden=(largest,), code_dim=32, seed=args.seed)
+    stopped = train(stopped_model, x_fit, x_val, epochs, args.seed, patience=patience)
+    full_model = width_runs[largest][0]  # the same model trained for all the epochs, from the same seed
+    save_figure(early_stopping_figure(stopped, patience), args.out, "early_stopping")
+
+    best_code = codes[int(np.argmin(code_summary["best_validation"]))]
+    best_width = widths[int(np.argmin(width_summary["best_validation"]))]
+    save_results(args.out, {
+        "data": str(data),
+        "n_fit": len(x_fit),
+        "n_validation": len(x_val),
+        "epochs": epochs,
+        "best_code_size_by_validation": best_code,
+        "best_width_by_validation": best_width,
+        "early_stopping_epoch": stopped.best_epoch + 1,
+        "early_stopping_epochs_run": stopped.epochs,
+        "test_mse_with_early_stopping": stopped_model.evaluate(data.x_test)["loss"],
+        "test_mse_without_early_stopping": full_model.evaluate(data.x_test)["loss"],
+        "code_sizes": codes,
+        "code_size_sweep": code_summary,
+        "widths": widths,
+        "width_sweep": width_summary,
+    })
+
+
+if __name__ == "__main__":
+    main()
