@@ -174,3 +174,24 @@ def test_importing_plots_does_not_load_matplotlib():
     code = "import sys, npae, npae.plots, npae.walkthrough; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_channel_maps_share_one_scale_and_a_colorbar(rng):
+    kernels = rng.normal(size=(5, 3, 3))
+    fig = plots.channel_maps(kernels, titles=[f"filter {k}" for k in range(5)], colorbar_label="weight", ncols=3)
+    axes = image_axes(fig)
+    assert len(axes) == 5
+    largest = np.abs(kernels).max()
+    assert all(ax.images[0].get_clim() == (-largest, largest) for ax in axes)
+    assert all(ax.images[0].origin == "upper" and list(ax.get_xticks()) == [] for ax in axes)
+    np.testing.assert_array_equal(axes[4].images[0].get_array(), kernels[4])
+    assert axes[1].get_title() == "filter 1"
+    colorbars = [ax for ax in fig.axes if ax.get_ylabel() == "weight"]
+    assert len(colorbars) == 1
+    maps = rng.random((4, 6, 6)) + 0.5
+    clim = image_axes(plots.channel_maps(maps, symmetric=False, cmap="magma"))[0].images[0].get_clim()
+    assert clim == (maps.min(), maps.max())
+    with pytest.raises(ValueError, match=r"maps: expected shape \(C, H, W\) with C >= 1, got \(3, 3\)"):
+        plots.channel_maps(kernels[0])
+    with pytest.raises(ValueError, match=r"titles: expected 5 titles \(one per map\), got 2"):
+        plots.channel_maps(kernels, titles=["a", "b"])
