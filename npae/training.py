@@ -14,7 +14,8 @@ All randomness (shuffling, corruption noise, VAE draws) comes from one Generator
 
 Guards. Before every optimizer step the loss and every gradient are checked: a non-finite value raises
 ``TrainingDiverged`` (naming epoch, step and the first non-finite gradient) before anything is updated, so
-the weights and the optimizer state are those after the last finite step.
+the weights and the optimizer state are those after the last finite step. After the step the weights are
+checked too, since a finite gradient times an absurd learning rate can overflow them (that error says so).
 
 Checkpoints. With ``checkpoint_dir``, the end of every epoch writes ``checkpoint_dir/checkpoint.npz``
 atomically (temporary file, fsync, rename): the model in ``npae.io.save``'s format (``npae.load`` reads it),
@@ -359,8 +360,23 @@ class FitLoop:
         self._check_finite(logs["loss"], slots)
         if clip_norm is not None:
             clip_grad_norm(slots, clip_norm)
-        self.optimizer.step(slots)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing update is reported just below
+            self.optimizer.step(slots)
+        self._check_update(slots)
         return logs
+
+    def _check_update(self, slots):
+        """A finite gradient times a huge learning rate can still overflow a weight: say so, honestly."""
+        parameter = _first_nonfinite([(name, None, param) for name, param, _ in slots])
+        if parameter is None:
+            return
+        raise TrainingDiverged(
+            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: the update made "
+            f"{self._describe(parameter)} non-finite although every gradient was finite (learning rate "
+            f"{self.optimizer.lr:g} too large). The weights now hold non-finite values: reload a checkpoint "
+            "or rebuild the model, then use a lower learning rate or clip_norm=...",
+            epoch=self.epoch + 1, step=self.step + 1, parameter=parameter,
+        )
 
     def _check_finite(self, loss, slots):
         parameter = _first_nonfinite(slots)

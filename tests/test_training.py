@@ -76,6 +76,13 @@ def test_divergence_names_the_first_nonfinite_gradient(data, monkeypatch):
     assert opt.steps == 2 and all(np.all(np.isfinite(s["v"])) for s in opt.state.values())
 
 
+def test_an_update_that_overflows_the_weights_is_reported_as_such(data):
+    model = linear_output_ae()
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1: the update made \w+\.\d\.[Wb] \(Dense\) non-finite "
+                       r"although every gradient was finite \(learning rate 1e\+37 too large\)"):
+        model.fit(data * 1e3, epochs=1, batch_size=8, optimizer=SGD(lr=1e37), verbose=0)
+
+
 def test_nonfinite_validation_loss_is_divergence_too(data):
     model = linear_output_ae()
     huge = np.full((4, 8), 1e30, dtype=np.float32)  # finite, but its squared error overflows float32
