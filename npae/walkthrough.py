@@ -56,6 +56,15 @@ def pick(args, full, quick):
     return quick if args.quick else full
 
 
+def resume_options(args, name):
+    """``fit`` keyword arguments for a long run: a checkpoint in ``out/name``, resumed from when present.
+
+    A full run that was killed, or repeated to redraw its figures, continues from its last completed epoch
+    instead of training again; ``--quick`` runs keep no checkpoint.
+    """
+    return {} if args.quick else {"checkpoint_dir": args.out / name, "resume": True}
+
+
 @dataclass
 class Data:
     """Train and test images with their digit labels, and where they came from."""
