@@ -103,7 +103,7 @@ def main():
     n_fit = pick(args, full=1000, quick=500)
     data = load_data(args, n_train=pick(args, full=6000, quick=1000), n_test=pick(args, full=10000, quick=300))
     x_fit, x_val = split_train_validation(data, n_fit, rng)
-    epochs = pick(args, full=150, quick=3)
+    epochs = pick(args, full=150, quick=2)
     codes = pick(args, full=[2, 4, 8, 16, 32, 64, 128], quick=[4, 32])
     widths = pick(args, full=[16, 64, 256, 1024], quick=[16, 64])
     patience = pick(args, full=10, quick=1)

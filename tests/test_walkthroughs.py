@@ -1,0 +1,206 @@
+"""Every walkthrough runs with --quick and leaves its figures and finite results; the shared helpers work.
+
+The scripts are discovered by glob (``walkthroughs/[0-9][0-9]_*.py``), so a new walkthrough is tested as
+soon as it exists. They use MNIST from ``NPAE_DATA_DIR`` when it is set, else the offline synthetic digits.
+Also here: ``SoftmaxCrossEntropy`` (added to ``npae.losses`` for walkthrough 10), checked by finite
+differences.
+"""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npae import walkthrough
+from npae.gradcheck import check_loss
+from npae.losses import SoftmaxCrossEntropy, log_softmax, one_hot
+
+from conftest import GRAD_TOL
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "walkthroughs").glob("[0-9][0-9]_*.py"))
+
+
+def finite_numbers(value, where="results"):
+    """Yield ``(path, number)`` for every number in a parsed JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from finite_numbers(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from finite_numbers(v, f"{where}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield where, value
+
+
+# ----------------------------------------------------------------------------------------------
+# The scripts
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_walkthroughs_are_there():
+    names = {p.name for p in SCRIPTS}
+    for mine in ("01_pca_vs_autoencoder.py", "02_dense_autoencoder.py", "03_capacity_and_validation.py",
+                 "10_semi_supervised.py"):
+        assert mine in names
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_walkthrough_quick_run(script, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"{script.name} failed:\n{run.stderr[-3000:]}"
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs, f"{script.name} wrote no figure"
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000, png.name
+    results = json.loads((tmp_path / "results.json").read_text())
+    numbers = list(finite_numbers(results))
+    assert numbers, f"{script.name}: results.json holds no numbers"
+    bad = [(where, v) for where, v in numbers if not math.isfinite(v)]
+    assert not bad, f"{script.name}: non-finite results {bad}"
+
+
+# ----------------------------------------------------------------------------------------------
+# npae.walkthrough helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def test_parse_args_defaults_to_out_folder_named_after_the_script(monkeypatch, tmp_path):
+    script = tmp_path / "walkthroughs" / "42_example.py"
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    args = walkthrough.parse_args("42 - an example.\n\nMore text.")
+    assert args.out == tmp_path / "walkthroughs" / "out" / "42_example"
+    assert args.out.is_dir()
+    assert (args.quick, args.seed, args.data_dir) == (False, 0, None)
+
+
+def test_parse_args_options(tmp_path):
+    args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path / "o"), "--seed", "7",
+                                          "--data-dir", "/data"])
+    assert (args.quick, args.out, args.seed, args.data_dir) == (True, tmp_path / "o", 7, "/data")
+    assert walkthrough.pick(args, full=10, quick=1) == 1
+    args.quick = False
+    assert walkthrough.pick(args, full=10, quick=1) == 10
+
+
+def test_load_data_quick_caps_and_formats(tmp_path):
+    args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path)])
+    data = walkthrough.load_data(args, n_train=60, n_test=20, dataset="synthetic")
+    assert data.x_train.shape == (60, 784) and data.x_test.shape == (20, 784)
+    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int64
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.synthetic and "synthetic" in str(data) and "60 training" in str(data)
+    images = walkthrough.load_data(args, n_train=10, n_test=10, flatten=False, dataset="synthetic")
+    assert images.x_train.shape == (10, 1, 28, 28)
+
+
+def test_load_data_subsets_depend_on_the_seed_only(tmp_path):
+    def draw(seed):
+        args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path), "--seed", str(seed)])
+        return walkthrough.load_data(args, n_train=30, n_test=10, dataset="synthetic")
+
+    a, b, c = draw(0), draw(0), draw(1)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_one_per_class_orders_by_label():
+    labels = np.array([3, 1, 1, 0, 3, 2, 0])
+    np.testing.assert_array_equal(walkthrough.one_per_class(labels), [3, 1, 5, 0])
+    np.testing.assert_array_equal(walkthrough.one_per_class(labels, per_class=2), [3, 6, 1, 2, 5, 0, 4])
+
+
+def test_save_results_writes_plain_json(tmp_path, capsys):
+    path = walkthrough.save_results(tmp_path, {"mse": np.float32(0.25), "sizes": np.arange(3),
+                                               "nested": {"k": [np.int64(4), 1.5]}, "data": "MNIST"})
+    assert json.loads(path.read_text()) == {"mse": 0.25, "sizes": [0, 1, 2], "nested": {"k": [4, 1.5]},
+                                            "data": "MNIST"}
+    printed = capsys.readouterr().out
+    assert "mse: 0.25" in printed and "data: MNIST" in printed
+
+
+@pytest.mark.parametrize("bad, where", [
+    ({"a": float("nan")}, "results.a"),
+    ({"a": {"b": [1.0, float("inf")]}}, r"results.a.b\[1\]"),
+    ({"a": np.array([0.0, np.nan])}, r"results.a\[1\]"),
+])
+def test_save_results_refuses_non_finite_numbers(tmp_path, bad, where):
+    with pytest.raises(ValueError, match=f"expected finite numbers, got .* at {where}"):
+        walkthrough.save_results(tmp_path, bad)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_save_results_needs_a_dict(tmp_path):
+    with pytest.raises(TypeError, match="results: expected a dict, got list"):
+        walkthrough.save_results(tmp_path, [1, 2])
+
+
+def test_save_figure_writes_png_and_closes(tmp_path):
+    plt = walkthrough_pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = walkthrough.save_figure(fig, tmp_path / "sub", "curve")
+    assert path == tmp_path / "sub" / "curve.png" and path.read_bytes()[:4] == b"\x89PNG"
+    assert not plt.fignum_exists(fig.number)
+
+
+def walkthrough_pyplot():
+    from npae.plots import pyplot
+
+    return pyplot()
+
+
+# ----------------------------------------------------------------------------------------------
+# SoftmaxCrossEntropy (walkthrough 10)
+# ----------------------------------------------------------------------------------------------
+
+
+@given(n=st.integers(1, 6), k=st.integers(2, 7), scale=st.sampled_from([0.1, 1.0, 5.0]),
+       one_hot_targets=st.booleans(), reduction=st.sampled_from(["sum", "mean"]), seed=st.integers(0, 2**16))
+def test_softmax_cross_entropy_gradient_is_the_derivative_of_its_value(n, k, scale, one_hot_targets, reduction,
+                                                                       seed):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal((n, k))
+    target = one_hot(rng.integers(0, k, n), k, np.float64) if one_hot_targets else rng.random((n, k))
+    errors = check_loss(SoftmaxCrossEntropy(reduction), logits, target)
+    assert errors["pred"] < GRAD_TOL
+
+
+def test_softmax_cross_entropy_value_is_the_mean_negative_log_probability():
+    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    labels = np.array([0, 1])
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.mean(np.log(p[np.arange(2), labels]))
+    loss = SoftmaxCrossEntropy()
+    assert loss.value(logits, one_hot(labels, 3, np.float64)) == pytest.approx(expected, rel=1e-12)
+    value, grad = loss.value_and_grad(logits, one_hot(labels, 3, np.float64))
+    np.testing.assert_allclose(grad, (p - one_hot(labels, 3, np.float64)) / 2, rtol=1e-12)
+    assert SoftmaxCrossEntropy("mean").value(logits, one_hot(labels, 3, np.float64)) == pytest.approx(expected / 3)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits():
+    logits = np.array([[1e4, 0.0, -1e4]], dtype=np.float32)
+    value, grad = SoftmaxCrossEntropy().value_and_grad(logits, np.array([[0.0, 1.0, 0.0]], dtype=np.float32))
+    assert value == pytest.approx(1e4) and np.all(np.isfinite(grad)) and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, [[1.0, -1.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(log_softmax(np.array([1000.0, 1000.0])), np.log([0.5, 0.5]))
+
+
+def test_softmax_cross_entropy_and_one_hot_refuse_bad_input():
+    with pytest.raises(ValueError, match=r"expected logits of shape \(N, K\)"):
+        SoftmaxCrossEntropy().value(np.zeros((2, 3, 4)), np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="target values must be probabilities >= 0"):
+        SoftmaxCrossEntropy().value(np.zeros((2, 3)), -np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"labels: expected values in 0..2, got range \[0, 3\]"):
+        one_hot(np.array([0, 3]), 3)
+    with pytest.raises(TypeError, match="labels: expected a 1-D integer array"):
+        one_hot(np.array([0.0, 1.0]), 3)
