@@ -1,0 +1,142 @@
+"""09 - The beta-VAE and the conditional VAE: how much the code says, and asking for a given digit.
+
+Walkthrough 08 trained a VAE on the negative ELBO, ``reconstruction + KL``. Two variations change what the
+code z is asked to carry.
+
+The beta-VAE (Higgins et al. 2017)
+----------------------------------
+Weight the KL term by beta:
+
+    L_beta = -log p(x | z) + beta * KL(q(z | x) || N(0, I))          (nats per image)
+
+The KL term is the price, in nats, of the information the code carries about the image: a dimension whose
+posterior equals the prior costs nothing and tells the decoder nothing. With beta < 1 information is cheap:
+reconstructions are sharper and the KL larger, but the codes spread away from N(0, I), so samples from the
+prior get worse. With beta > 1 information is dear: the model shuts down latent dimensions (their KL drops
+to 0), keeps only the few that explain the most (stroke thickness, slant, the digit's broad shape), and
+reconstructs blurrier digits. Each model is trained on its own L_beta; all are scored on the plain negative
+ELBO (beta = 1), the only one of the three objectives that bounds log p(x). We train beta in {0.5, 1, 4} and
+show the trade-off: reconstruction against KL, with the lines of equal negative ELBO.
+
+The conditional VAE (Sohn et al. 2015)
+--------------------------------------
+Give the label y (one-hot) to both networks: the encoder models ``q(z | x, y)`` and the decoder
+``p(x | z, y)``. Since the decoder is told which digit to draw, z no longer needs to say it and keeps the
+style: thickness, slant, width. Sampling ``z ~ N(0, I)`` once and decoding it with each of the ten labels
+draws the same handwriting as ten different digits: each column of the grid shares one z.
+
+Model for all runs: Kingma & Welling's MNIST VAE, 784-400-(mu, logvar) 20 and 20-400-784 with ReLU, Bernoulli
+likelihood on dynamically binarised training images, the test set binarised once with a fixed seed; Adam
+lr 1e-3, batch 100. Full run: 60000 training images, 10 epochs per model (four models).
+"""
+
+import numpy as np
+
+from npae import Adam, plots
+from npae.datasets import binarize
+from npae.models.vae import kl_divergence
+from npae.models.zoo import mlp_vae
+from npae.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
+
+TEST_BINARIZATION_SEED = 2014
+BETAS = (0.5, 1.0, 4.0)
+HIDDEN, LATENT = (400,), 20
+
+
+def train(model, args, name, x_train, validation, labels=None):
+    """Fit on the training images (and labels for a conditional model), validating on ``validation``."""
+    return model.fit(x_train, labels, epochs=pick(args, full=10, quick=1), batch_size=100,
+                     validation_data=validation, optimizer=Adam(1e-3), seed=args.seed, **resume_options(args, name))
+
+
+def code_statistics(model, x):
+    """KL of each latent dimension averaged over images (nats), largest first, and the number of active units."""
+    mu, logvar = model.encode(x)
+    per_dim = np.sort(kl_divergence(mu, logvar).mean(axis=0))[::-1]
+    return per_dim, int((mu.var(axis=0) > 0.01).sum())
+
+
+def tradeoff_figure(results):
+    """Reconstruction against KL for each beta, with the line of equal negative ELBO through each point."""
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    kls = np.array([r["kl"] for r in results.values()])
+    span = np.linspace(0, kls.max() * 1.15, 50)
+    for i, (beta, r) in enumerate(results.items()):
+        ax.plot(span, r["neg_elbo"] - span, ":", color=f"C{i}", alpha=0.6)
+        ax.plot(r["kl"], r["recon"], "o", color=f"C{i}", markersize=8,
+                label=f"beta = {beta:g}: -ELBO {r['neg_elbo']:.1f}, active units {r['active_units']}/{LATENT}")
+    recons = [r["recon"] for r in results.values()]
+    ax.set_ylim(min(recons) - 8, max(recons) + 8)
+    ax.set_xlabel("KL(q(z|x) || N(0, I)): information in the code (nats per image)")
+    ax.set_ylabel("reconstruction -log p(x|z) (nats per image)")
+    ax.set_title("beta-VAE trade-off on the test set; dotted: equal negative ELBO (recon + KL)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def conditional_grid(model, n, seed):
+    """Row c: digit c decoded from the same n codes z ~ N(0, I) (column j shares z_j across the ten rows)."""
+    z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype(model.dtype)
+    return [image for digit in range(model.n_classes) for image in model.decode(z, np.full(n, digit))]
+
+
+def main():
+    args = parse_args(__doc__)
+    data = load_data(args)
+    x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
+    picks = one_per_class(data.y_test)
+
+    # 1. the beta-VAE: one model per beta, all scored on the plain negative ELBO
+    results, reconstructions, samples, kl_per_dim = {}, {}, [], {}
+    for beta in BETAS:
+        model = mlp_vae(hidden=HIDDEN, latent_dim=LATENT, beta=beta, binarize=True, seed=args.seed)
+        history = train(model, args, f"checkpoint_beta{beta:g}", data.x_train, x_test)
+        per_dim, active = code_statistics(model, x_test)
+        scores = model.evaluate(x_test, seed=args.seed)
+        results[beta] = {"neg_elbo": scores["loss"], "recon": scores["recon"], "kl": scores["kl"],
+                         "active_units": active, "train_minutes": sum(history["epoch_time"]) / 60}
+        kl_per_dim[f"beta = {beta:g}"] = per_dim
+        reconstructions[f"beta = {beta:g}"] = model.reconstruct(x_test[picks])
+        samples.extend(model.sample(12, seed=args.seed))
+
+    save_figure(tradeoff_figure(results), args.out, "beta_tradeoff")
+    save_figure(plots.reconstruction_rows(
+        x_test[picks], reconstructions, digit_labels=data.y_test[picks],
+        title="binarised test digits (top) and decode(mu) for beta = 0.5, 1, 4: more KL weight, blurrier",
+    ), args.out, "beta_reconstructions")
+    save_figure(plots.image_grid(
+        samples, nrows=len(BETAS), row_labels=[f"beta = {b:g}" for b in BETAS],
+        title="12 samples from the prior z ~ N(0, I) of each beta-VAE (pixel probabilities)",
+    ), args.out, "beta_samples")
+    save_figure(plots.line_plot(
+        np.arange(1, LATENT + 1), kl_per_dim, xlabel="latent dimension (sorted by its KL)",
+        ylabel="KL of the dimension (nats per image)",
+        title="information per latent dimension: larger beta switches dimensions off (KL = 0)",
+    ), args.out, "kl_per_dimension")
+
+    # 2. the conditional VAE: the label given, z keeps the style
+    cvae = mlp_vae(hidden=HIDDEN, latent_dim=LATENT, n_classes=10, binarize=True, seed=args.seed)
+    history = train(cvae, args, "checkpoint_conditional", data.x_train, (x_test, data.y_test), data.y_train)
+    n = pick(args, full=12, quick=6)
+    save_figure(plots.image_grid(
+        conditional_grid(cvae, n, args.seed), nrows=10, row_labels=[f"digit {d}" for d in range(10)],
+        title=f"conditional VAE: row = label given to the decoder, column = one shared z ~ N(0, I) ({n} draws)",
+    ), args.out, "conditional_samples")
+    conditional = cvae.evaluate(x_test, data.y_test, seed=args.seed)
+
+    save_results(args.out, {
+        "data": str(data),
+        "units": "nats per image (summed over the 784 pixels), mean over the binarised test images",
+        "epochs": history.epochs,
+        "beta_vae": {f"beta={b:g}": r for b, r in results.items()},
+        "kl_per_dimension": kl_per_dim,
+        "conditional_vae": {"neg_elbo_given_label": conditional["loss"], "recon": conditional["recon"],
+                            "kl": conditional["kl"], "train_minutes": sum(history["epoch_time"]) / 60},
+    })
+
+
+if __name__ == "__main__":
+    main()
