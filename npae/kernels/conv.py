@@ -1,0 +1,397 @@
+"""2-D convolution (cross-correlation, as PyTorch) in NCHW: plain-NumPy references and Numba kernels.
+
+Notation. Input ``x`` (N, C, H, W), weights ``W`` (O, C, KH, KW), bias ``b`` (O,), stride ``(sh, sw)``,
+zero padding ``(ph, pw)``; ``xp`` is ``x`` padded with zeros. The output ``y`` is (N, O, Ho, Wo) with
+``Ho = (H + 2 ph - KH) // sh + 1`` (same for ``Wo``) and
+
+    y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i sh + a, j sw + e]
+
+Its three derivatives, given the upstream gradient ``dy = dL/dy``:
+
+    dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]     (weight gradient)
+    db[o]          = sum_{n, i, j} dy[n, o, i, j]
+    dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]  for all o, i, j, a, e
+                                                                  (input gradient; dx = dxp cropped)
+
+The input gradient is itself a convolution: the *transposed* convolution, whose forward pass it is
+(``npae.layers.Conv2DTranspose``).
+
+Two fast ways to compute each map, chosen per layer by ``choose_path``:
+
+- ``"gemm"``: gather every receptive field into a column (``im2col``), giving ``cols`` (C KH KW, N Ho Wo);
+  the convolution is then one matrix product ``W (O, C KH KW) @ cols`` done by BLAS, ``dW = dy @ cols^T``
+  and ``dcols = W^T @ dy`` scattered back with ``col2im``. Best with many channels and any stride.
+- ``"direct"`` (stride 1): on an image padded to width ``Wp`` and flattened row-major, the shift by kernel
+  offset ``(a, e)`` is the shift of the flat index by ``a Wp + e``. Each kernel tap is then one long
+  contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Wp + e]`` over
+  ``t < (Ho - 1) Wp + Wo``; the ``Wp - Wo`` positions of each row that fall outside the output are computed
+  and dropped. No ``cols`` copy (9 times the input for 3x3), so it wins with few channels.
+
+The references below are written for reading: one ``einsum`` per kernel offset ``(a, e)``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from .jit import parallel_fast_kernel, parallel_kernel
+from .workspace import Workspace
+
+PATHS = ("gemm", "direct")
+
+
+def output_size(size, kernel, stride, padding):
+    """``(size + 2 padding - kernel) // stride + 1``, the convolution's output length along one axis."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+# ----------------------------------------------------------------------------------------------
+# References (plain NumPy, for reading and for the tests)
+# ----------------------------------------------------------------------------------------------
+
+
+def _tap(xp, a, e, stride, out_hw):
+    """The (N, C, Ho, Wo) strided view ``xp[:, :, i sh + a, j sw + e]`` seen by kernel offset ``(a, e)``."""
+    (sh, sw), (ho, wo) = stride, out_hw
+    return xp[:, :, a : a + sh * (ho - 1) + 1 : sh, e : e + sw * (wo - 1) + 1 : sw]
+
+
+def _pad(x, padding):
+    ph, pw = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def conv2d_forward_reference(x, w, b, stride, padding):
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i sh + a, j sw + e]``."""
+    xp = _pad(x, padding)
+    n, o = x.shape[0], w.shape[0]
+    out_hw = tuple(output_size(s, k, st, p) for s, k, st, p in zip(x.shape[2:], w.shape[2:], stride, padding))
+    y = np.zeros((n, o) + out_hw, dtype=x.dtype)
+    for a in range(w.shape[2]):
+        for e in range(w.shape[3]):
+            y += np.einsum("nchw,oc->nohw", _tap(xp, a, e, stride, out_hw), w[:, :, a, e])
+    return y + b[None, :, None, None]
+
+
+def conv2d_input_grad_reference(dy, w, input_hw, stride, padding):
+    """``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``, then crop the padding."""
+    (ph, pw), (h, wd) = padding, input_hw
+    dxp = np.zeros((dy.shape[0], w.shape[1], h + 2 * ph, wd + 2 * pw), dtype=dy.dtype)
+    for a in range(w.shape[2]):
+        for e in range(w.shape[3]):
+            _tap(dxp, a, e, stride, dy.shape[2:])[...] += np.einsum("nohw,oc->nchw", dy, w[:, :, a, e])
+    return dxp[:, :, ph : ph + h, pw : pw + wd]
+
+
+def conv2d_weight_grad_reference(x, dy, kernel_hw, stride, padding):
+    """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]`` and ``db = sum dy``."""
+    xp = _pad(x, padding)
+    dw = np.empty((dy.shape[1], x.shape[1]) + tuple(kernel_hw), dtype=x.dtype)
+    for a in range(kernel_hw[0]):
+        for e in range(kernel_hw[1]):
+            dw[:, :, a, e] = np.einsum("nohw,nchw->oc", dy, _tap(xp, a, e, stride, dy.shape[2:]))
+    return dw, dy.sum(axis=(0, 2, 3))
+
+
+# ----------------------------------------------------------------------------------------------
+# Numba kernels: data movement (padding, im2col/col2im, channel-major layout)
+# ----------------------------------------------------------------------------------------------
+
+
+@parallel_kernel
+def pad_images(x, ph, pw, out):
+    """``out[n, c] = x[n, c]`` surrounded by ``ph`` rows and ``pw`` columns of zeros (every entry written)."""
+    n_img, n_ch, h, w = x.shape
+    for n in prange(n_img):
+        for c in range(n_ch):
+            out[n, c, :ph, :] = 0
+            out[n, c, ph + h :, :] = 0
+            for i in range(h):
+                row = out[n, c, ph + i]
+                row[:pw] = 0
+                row[pw : pw + w] = x[n, c, i]
+                row[pw + w :] = 0
+
+
+@parallel_kernel
+def im2col(xp, kh, kw, sh, sw, ho, wo, cols):
+    """``cols[(c KH + a) KW + e, n Ho Wo + i Wo + j] = xp[n, c, i sh + a, j sw + e]``."""
+    n_img, n_ch = xp.shape[0], xp.shape[1]
+    hw = ho * wo
+    for n in prange(n_img):
+        for c in range(n_ch):
+            for a in range(kh):
+                for e in range(kw):
+                    dst = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
+                    for i in range(ho):
+                        src = xp[n, c, i * sh + a]
+                        if sw == 1:
+                            dst[i * wo : (i + 1) * wo] = src[e : e + wo]
+                        else:
+                            for j in range(wo):
+                                dst[i * wo + j] = src[j * sw + e]
+
+
+@parallel_kernel
+def col2im(cols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
+    """Adjoint of ``im2col``: ``dxp[n, c, i sh + a, j sw + e] += cols[(c KH + a) KW + e, n Ho Wo + i Wo + j]``,
+    then ``dx = dxp`` without its padding. Each sample owns its padded scratch image, so threads never collide."""
+    n_img, n_ch, h, w = dx.shape
+    hw = ho * wo
+    for n in prange(n_img):
+        dxp = np.zeros((n_ch, h + 2 * ph, w + 2 * pw), dtype=dx.dtype)
+        for c in range(n_ch):
+            for a in range(kh):
+                for e in range(kw):
+                    src = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
+                    for i in range(ho):
+                        row = dxp[c, i * sh + a]
+                        if sw == 1:
+                            seg = row[e : e + wo]
+                            part = src[i * wo : (i + 1) * wo]
+                            for j in range(wo):
+                                seg[j] += part[j]
+                        else:
+                            for j in range(wo):
+                                row[j * sw + e] += src[i * wo + j]
+            for i in range(h):
+                dx[n, c, i] = dxp[c, ph + i, pw : pw + w]
+
+
+@parallel_kernel
+def to_channel_major(y, out):
+    """``out[o, n H W + t] = y[n, o].flat[t]``: (N, O, H, W) -> (O, N H W), the layout of a matrix product."""
+    n_img, n_ch = y.shape[0], y.shape[1]
+    hw = y.shape[2] * y.shape[3]
+    for n in prange(n_img):
+        for o in range(n_ch):
+            out[o, n * hw : (n + 1) * hw] = y[n, o].reshape(hw)
+
+
+@parallel_kernel
+def from_channel_major(src, bias, out):
+    """``out[n, o].flat[t] = src[o, n H W + t] + bias[o]``: (O, N H W) -> (N, O, H, W), adding the bias."""
+    n_img, n_ch = out.shape[0], out.shape[1]
+    hw = out.shape[2] * out.shape[3]
+    for n in prange(n_img):
+        for o in range(n_ch):
+            dst = out[n, o].reshape(hw)
+            part = src[o, n * hw : (n + 1) * hw]
+            for t in range(hw):
+                dst[t] = part[t] + bias[o]
+
+
+# ----------------------------------------------------------------------------------------------
+# Numba kernels: direct convolution, stride 1, on the flattened padded image (see the module docstring)
+# ----------------------------------------------------------------------------------------------
+
+
+@parallel_fast_kernel
+def conv2d_forward_direct(xp, w, b, y):
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1)."""
+    n_img, n_in, hp, wp = xp.shape
+    n_out, _, kh, kw = w.shape
+    ho, wo = y.shape[2], y.shape[3]
+    span = (ho - 1) * wp + wo
+    for n in prange(n_img):
+        flat = xp[n].reshape(n_in, hp * wp)
+        acc = np.empty(span, dtype=y.dtype)
+        for o in range(n_out):
+            acc[:] = b[o]
+            for c in range(n_in):
+                for a in range(kh):
+                    for e in range(kw):
+                        weight = w[o, c, a, e]
+                        src = flat[c, a * wp + e : a * wp + e + span]
+                        for t in range(span):
+                            acc[t] += weight * src[t]
+            for i in range(ho):
+                y[n, o, i] = acc[i * wp : i * wp + wo]
+
+
+@parallel_kernel
+def _spread_rows(dy, wp, out):
+    """``out[n, o, i Wp + j] = dy[n, o, i, j]`` for ``j < Wo``; the ``Wp - Wo`` gap entries of each row are 0."""
+    n_img, n_out, ho, wo = dy.shape
+    for n in prange(n_img):
+        for o in range(n_out):
+            row = out[n, o]
+            row[:] = 0
+            for i in range(ho):
+                row[i * wp : i * wp + wo] = dy[n, o, i]
+
+
+@parallel_fast_kernel
+def conv2d_input_grad_direct(dy_wide, w, ph, pw, dx):
+    """``dxp[n, c, i + a, j + e] += W[o, c, a, e] dy[n, o, i, j]`` (stride 1), then ``dx = dxp`` cropped.
+
+    ``dy_wide`` is ``dy`` with rows spread to the padded width (``_spread_rows``), zeros in the gaps, so the
+    flat shifted multiply-add covers exactly the true outputs."""
+    n_img, n_in, h, wd = dx.shape
+    n_out, _, kh, kw = w.shape
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    span = dy_wide.shape[2]
+    for n in prange(n_img):
+        dxp = np.zeros((n_in, hp * wp), dtype=dx.dtype)
+        for c in range(n_in):
+            for o in range(n_out):
+                src = dy_wide[n, o]
+                for a in range(kh):
+                    for e in range(kw):
+                        weight = w[o, c, a, e]
+                        dst = dxp[c, a * wp + e : a * wp + e + span]
+                        for t in range(span):
+                            dst[t] += weight * src[t]
+            for i in range(h):
+                dx[n, c, i] = dxp[c, (ph + i) * wp + pw : (ph + i) * wp + pw + wd]
+
+
+@parallel_fast_kernel
+def conv2d_weight_grad_direct(xp, dy_wide, partial):
+    """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
+
+    Group ``g`` of the ``G = partial.shape[0]`` groups sums samples ``g, g + G, ...`` into ``partial[g]``;
+    the caller adds the groups, so threads never write the same memory."""
+    n_img, n_in, hp, wp = xp.shape
+    n_groups, n_out, _, kh, kw = partial.shape
+    span = dy_wide.shape[2]
+    zero = np.zeros(1, dtype=partial.dtype)[0]
+    for g in prange(n_groups):
+        acc = partial[g]
+        acc[...] = 0
+        for n in range(g, n_img, n_groups):
+            flat = xp[n].reshape(n_in, hp * wp)
+            for o in range(n_out):
+                grad = dy_wide[n, o]
+                for c in range(n_in):
+                    for a in range(kh):
+                        for e in range(kw):
+                            src = flat[c, a * wp + e : a * wp + e + span]
+                            total = zero
+                            for t in range(span):
+                                total += grad[t] * src[t]
+                            acc[o, c, a, e] += total
+
+
+# ----------------------------------------------------------------------------------------------
+# The convolution as used by the layers: geometry, path choice and reusable scratch
+# ----------------------------------------------------------------------------------------------
+
+#: the gemm path wins once the matrix product has enough rows and depth (measured on the ConvAE shapes)
+GEMM_MIN_OUT_CHANNELS = 8
+GEMM_MIN_PATCH = 32
+
+
+def choose_path(in_channels, out_channels, kernel_hw, stride):
+    """``"direct"`` for stride-1 convolutions with few channels, ``"gemm"`` otherwise."""
+    if tuple(stride) != (1, 1):
+        return "gemm"
+    patch = in_channels * kernel_hw[0] * kernel_hw[1]
+    if out_channels >= GEMM_MIN_OUT_CHANNELS and patch >= GEMM_MIN_PATCH:
+        return "gemm"
+    return "direct"
+
+
+class Convolution:
+    """One convolution's stride, padding and scratch, with ``forward``, ``weight_grad``, ``input_grad``.
+
+    ``forward`` keeps what ``weight_grad`` needs (the padded input, or its ``cols``) in the workspace;
+    ``input_grad`` may overwrite it, so call ``weight_grad`` first (``backward`` does both in that order).
+    ``path`` forces ``"gemm"`` or ``"direct"`` (direct needs stride 1); None chooses with ``choose_path``.
+    Arrays handed back are fresh; only scratch is reused.
+    """
+
+    def __init__(self, stride, padding, path=None):
+        self.stride = tuple(stride)
+        self.padding = tuple(padding)
+        if path is not None and path not in PATHS:
+            raise ValueError(f"path: expected one of {PATHS} or None, got {path!r}")
+        if path == "direct" and self.stride != (1, 1):
+            raise ValueError(f"path: the direct path needs stride (1, 1), got {self.stride}")
+        self.path = path
+        self.workspace = Workspace()
+        self._saved = None
+
+    def path_for(self, in_channels, out_channels, kernel_hw):
+        """The path this convolution takes for these channel counts and kernel size."""
+        return self.path or choose_path(in_channels, out_channels, kernel_hw, self.stride)
+
+    def forward(self, x, w, b):
+        """``y = conv(x, W) + b``; see the module docstring for the formula."""
+        (n, c, h, wd), (o, _, kh, kw) = x.shape, w.shape
+        (ph, pw), (sh, sw) = self.padding, self.stride
+        ho, wo = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
+        xp = self.workspace.get("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype)
+        pad_images(x, ph, pw, xp)
+        y = np.empty((n, o, ho, wo), dtype=x.dtype)
+        if self.path_for(c, o, (kh, kw)) == "direct":
+            conv2d_forward_direct(xp, w, b, y)
+            self._saved = ("direct", xp, w.shape)
+            return y
+        cols = self.workspace.get("cols", (c * kh * kw, n * ho * wo), x.dtype)
+        im2col(xp, kh, kw, sh, sw, ho, wo, cols)
+        out = self.workspace.get("channel_major", (o, n * ho * wo), x.dtype)
+        np.matmul(w.reshape(o, -1), cols, out=out)
+        from_channel_major(out, b, y)
+        self._saved = ("gemm", cols, w.shape)
+        return y
+
+    def weight_grad(self, dy):
+        """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]`` for the last forward."""
+        if self._saved is None:
+            raise RuntimeError("weight_grad: needs a forward pass first (and must come before input_grad)")
+        path, saved, w_shape = self._saved
+        return self._weight_grad(self._prepare(dy, path, saved.shape[-1] if path == "direct" else None))
+
+    def input_grad(self, dy, w, input_hw):
+        """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``."""
+        path = self.path_for(w.shape[1], w.shape[0], w.shape[2:])
+        return self._input_grad(self._prepare(dy, path, input_hw[1] + 2 * self.padding[1]), w, input_hw)
+
+    def backward(self, dy, w, input_hw):
+        """``(dx, dW)`` of the last forward; the weight gradient comes first, as the input gradient reuses
+        its scratch, and ``dy`` is brought to the path's layout once for both."""
+        if self._saved is None:
+            raise RuntimeError("backward: needs a forward pass first")
+        path = self._saved[0]
+        prepared = self._prepare(dy, path, input_hw[1] + 2 * self.padding[1])
+        dw = self._weight_grad(prepared)
+        return self._input_grad(prepared, w, input_hw), dw
+
+    # --- the two paths ----------------------------------------------------------------------------
+    def _prepare(self, dy, path, padded_width):
+        """``dy`` in the layout its path multiplies: channel-major (O, N Ho Wo) for gemm, rows spread to
+        the padded width for direct. Returns ``(path, dy_shape, array)``."""
+        n, o, ho, wo = dy.shape
+        if path == "direct":
+            out = self.workspace.get("dy_wide", (n, o, (ho - 1) * padded_width + wo), dy.dtype)
+            _spread_rows(dy, padded_width, out)
+        else:
+            out = self.workspace.get("channel_major", (o, n * ho * wo), dy.dtype)
+            to_channel_major(dy, out)
+        return path, dy.shape, out
+
+    def _weight_grad(self, prepared):
+        path, dy_shape, dy_arranged = prepared
+        _, saved, w_shape = self._saved
+        if path == "direct":
+            groups = min(dy_shape[0], 4 * numba.get_num_threads())
+            partial = self.workspace.get("partial", (groups,) + w_shape, saved.dtype)
+            conv2d_weight_grad_direct(saved, dy_arranged, partial)
+            return partial.sum(axis=0)
+        return (dy_arranged @ saved.T).reshape(w_shape)
+
+    def _input_grad(self, prepared, w, input_hw):
+        path, (n, o, ho, wo), dy_arranged = prepared
+        (_, c, kh, kw), (ph, pw) = w.shape, self.padding
+        dx = np.empty((n, c) + tuple(input_hw), dtype=dy_arranged.dtype)
+        if path == "direct":
+            conv2d_input_grad_direct(dy_arranged, w, ph, pw, dx)
+            return dx
+        cols = self.workspace.get("cols", (c * kh * kw, n * ho * wo), dy_arranged.dtype)
+        np.matmul(w.reshape(o, -1).T, dy_arranged, out=cols)
+        self._saved = None  # cols now hold the gradient, no longer the forward's patches
+        col2im(cols, kh, kw, self.stride[0], self.stride[1], ph, pw, ho, wo, dx)
+        return dx
