@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from .. import training
 from ..datasets import binarize as binarize_images
+from ..kernels.jit import parallel_fast_kernel
 from ..layers.activations import sigmoid, softplus
 from ..layers.base import Layer, as_generator, positive_int
 from .autoencoder import _as_sequential, infer_input_shape
@@ -109,6 +111,31 @@ def bernoulli_nll(logits, x):
     ``s`` the sigmoid, computed with the stable softplus ``max(l, 0) + log(1 + e^{-|l|})``.
     """
     return _per_image_sum(softplus(logits) - x * logits)
+
+
+@parallel_fast_kernel
+def _bernoulli_nll_of_samples(logits, x, k, out):
+    for row in numba.prange(logits.shape[0]):
+        image = row // k
+        total = 0.0
+        for d in range(logits.shape[1]):
+            l = logits[row, d]
+            total += max(l, 0.0) + np.log1p(np.exp(-abs(l))) - x[image, d] * l
+        out[row] = total
+
+
+def bernoulli_nll_of_samples(logits, x, k):
+    """``bernoulli_nll(logits, np.repeat(x, k, axis=0))``: k decoded samples per image, rows grouped by image.
+
+    ``logits`` is (B k, D) and ``x`` (B, D); row r is scored against image ``r // k``. A Numba kernel makes one
+    fused pass (no repeated copy of x, no temporaries, sums in float64): it is a third of the time of the
+    importance-weighted estimate, whose decoder output has k = 1000 rows per test image.
+    """
+    if numba.config.DISABLE_JIT:  # stepping through in a debugger: the readable version
+        return bernoulli_nll(logits, np.repeat(x, k, axis=0))
+    out = np.empty(logits.shape[0], dtype=logits.dtype)
+    _bernoulli_nll_of_samples(np.ascontiguousarray(logits), np.ascontiguousarray(x), k, out)
+    return out
 
 
 def bernoulli_nll_grad(logits, x):
@@ -373,6 +400,12 @@ class VAE(Model):
             return bernoulli_nll(out, x)
         return gaussian_nll(out, self._output_logvar(out), x)
 
+    def _nll_of_samples(self, out, x, k):
+        """``-log p(x_b | z_bi)`` for k decoded samples per image (rows of ``out`` grouped by image), (B k,)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll_of_samples(out.reshape(out.shape[0], -1), x.reshape(x.shape[0], -1), k)
+        return self._nll(out, np.repeat(x, k, axis=0))
+
     def _reconstruction_loss(self, out, x):
         """``(1/N sum_n NLL_n, dL/dout)``; a learned output log-variance receives its gradient here."""
         n = x.shape[0]
@@ -495,7 +528,7 @@ class VAE(Model):
         z = reparameterize(mu[:, None, :], logvar[:, None, :], eps)
         y_rep = None if y is None else np.repeat(y, k)
         out = self.decoder.forward(self._condition(z.reshape(b * k, latent), y_rep))
-        log_px = -self._nll(out, np.repeat(x, k, axis=0)).reshape(b, k)
+        log_px = -self._nll_of_samples(out, x, k).reshape(b, k)
         return log_px + log_standard_normal(z) - log_posterior_from_noise(logvar[:, None, :], eps)
 
     def log_likelihood(self, X, y=None, k=1000, batch_size=10000, seed=None):
