@@ -3,6 +3,7 @@
 from .layers import (
     ELU, Dense, Flatten, Identity, Layer, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Softplus, Tanh,
 )
+from .layers import AvgPool2D, Conv2D, Conv2DTranspose, MaxPool2D, UpSampling2D
 from .losses import MSE, BinaryCrossEntropy
 from .optim import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
 from .models import Autoencoder
@@ -20,3 +21,4 @@ __all__ = [
 ]
 __all__ += ["PCA", "KernelPCA"]
 __all__ += ["VAE", "ConditionalVAE"]
+__all__ += ["Conv2D", "Conv2DTranspose", "AvgPool2D", "MaxPool2D", "UpSampling2D"]

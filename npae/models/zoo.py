@@ -9,6 +9,12 @@ from ..layers.activations import get_activation
 from ..layers.base import as_generator, positive_int
 from ..layers.base import Sequential
 from ..layers.dense import Dense
+from ..layers.activations import ReLU, Sigmoid
+from ..layers.conv import Conv2D
+from ..layers.pooling import MaxPool2D
+from ..layers.shape import Flatten, Reshape
+from ..layers.upsampling import UpSampling2D
+from ..losses import get_loss
 from .autoencoder import Autoencoder
 from .vae import VAE, ConditionalVAE
 
@@ -69,3 +75,30 @@ def mlp_vae(input_dim=784, hidden=(512, 256), latent_dim=32, activation="relu", 
     if n_classes is None:
         return VAE(encoder, decoder, latent_dim, seed=seed, **kwargs)
     return ConditionalVAE(encoder, decoder, latent_dim, n_classes=n_classes, seed=seed, **kwargs)
+
+
+def conv_autoencoder(code_dim=32, seed=0, loss="mse", **kwargs):
+    """DESIGN.md's ConvAE for (N, 1, 28, 28) images.
+
+    Encoder: Conv(1->16, 3x3, pad 1) ReLU, MaxPool 2, Conv(16->32, 3x3, pad 1) ReLU, MaxPool 2, Flatten,
+    Dense(1568 -> code_dim). Decoder: Dense(code_dim -> 1568) ReLU, Reshape(32, 7, 7), UpSampling 2,
+    Conv(32->16, 3x3, pad 1) ReLU, UpSampling 2, Conv(16->1, 3x3, pad 1), sigmoid (none with ``loss="bce"``,
+    whose decoder outputs logits). ReLU layers start from He init, the others from Glorot. Extra keyword
+    arguments (``penalties``, ``corruption``) go to ``Autoencoder``.
+    """
+    rng = as_generator(seed)
+    positive_int(code_dim, "code_dim")
+    loss = get_loss(loss)
+    encoder = Sequential([
+        Conv2D(1, 16, 3, padding=1, init="he_uniform", rng=rng), ReLU(), MaxPool2D(2),
+        Conv2D(16, 32, 3, padding=1, init="he_uniform", rng=rng), ReLU(), MaxPool2D(2),
+        Flatten(), Dense(32 * 7 * 7, code_dim, rng=rng),
+    ], name="encoder")
+    decoder = [
+        Dense(code_dim, 32 * 7 * 7, init="he_uniform", rng=rng), ReLU(), Reshape((32, 7, 7)),
+        UpSampling2D(2), Conv2D(32, 16, 3, padding=1, init="he_uniform", rng=rng), ReLU(),
+        UpSampling2D(2), Conv2D(16, 1, 3, padding=1, rng=rng),
+    ]
+    if loss.output_activation != "sigmoid":
+        decoder.append(Sigmoid())
+    return Autoencoder(encoder, Sequential(decoder, name="decoder"), loss=loss, input_shape=(1, 28, 28), **kwargs)
