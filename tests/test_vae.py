@@ -420,6 +420,7 @@ def test_mlp_vae_is_the_benchmark_architecture():
     ({"free_bits": "many"}, TypeError, "free_bits"),
     ({"variance": 2.0}, ValueError, "only used with likelihood='gaussian'"),
     ({"likelihood": "gaussian", "variance": "diagonal"}, ValueError, "variance"),
+    ({"likelihood": "gaussian", "variance": 0.0}, ValueError, r"variance: expected a number in \(0, inf\)"),
     ({"likelihood": "gaussian", "binarize": True}, ValueError, "binarize"),
     ({"warmup_epochs": -2}, ValueError, "warmup_epochs"),
 ])

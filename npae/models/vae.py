@@ -44,7 +44,7 @@ from .. import training
 from ..datasets import binarize as binarize_images
 from ..kernels.jit import parallel_fast_kernel
 from ..layers.activations import sigmoid, softplus
-from ..layers.base import Layer, as_generator, positive_int
+from ..layers.base import Layer, as_generator, positive_int, real_in_range
 from .autoencoder import _as_sequential, infer_input_shape
 from .base import Model, check_data
 
@@ -248,9 +248,7 @@ def _check_variance(variance, likelihood):
         if variance not in LEARNED_VARIANCES:
             raise ValueError(f"variance: expected a number > 0 or one of {LEARNED_VARIANCES}, got {variance!r}")
         return variance
-    if _non_negative_number(variance, "variance") == 0:
-        raise ValueError("variance: expected a number > 0 or one of ('scalar', 'pixel'), got 0")
-    return float(variance)
+    return real_in_range(variance, "variance", low=0, include_low=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,7 +307,7 @@ class VAE(Model):
 
     def _input_shape(self, input_shape):
         if input_shape is not None:
-            return tuple(int(s) for s in input_shape)
+            return tuple(positive_int(size, "input_shape") for size in input_shape)
         inferred = infer_input_shape(self.encoder)
         if inferred is None:
             return None
