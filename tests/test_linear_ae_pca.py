@@ -47,20 +47,20 @@ def test_linear_autoencoder_spans_the_principal_subspace_on_low_rank_data(rng):
     X -= X.mean(axis=0)
     pca = PCA(k).fit(X)
     model = linear_autoencoder(d, k)
-    train(model, X, epochs=60, lr=3e-2, batch_size=50)
+    train(model, X, epochs=30, lr=3e-2, batch_size=100)
     assert decoder_angles(model, pca).max() < 2.0
     assert model.evaluate(X)["loss"] >= pca.reconstruction_error(X) * (1 - 1e-9)  # Eckart-Young
 
 
 @requires_mnist
 def test_linear_autoencoder_matches_pca_on_mnist():
-    """5000 MNIST training digits, k = 16, float64, 60 epochs: the test MSE is within 1% of PCA's and the
+    """5000 MNIST training digits, k = 16, float64, 30 epochs: the test MSE is within 1% of PCA's and the
     MEDIAN principal angle is under 2 degrees. The last angles close slowly where eigenvalues are close:
     the error mixing a kept direction i with a discarded one j shrinks at a rate proportional to
     lambda_i - lambda_j, and here the 16th and 17th eigenvalues (0.82 and 0.68 per image) differ by a few
-    percent of the first (5.2), so the largest angle lags far behind the median. (Measured: all 16 angles
-    0.03-0.11 degrees after 60 epochs, test MSE within 0.01% of PCA's; the largest still exceeds 2 degrees
-    after 20 epochs while the median is about 2.)"""
+    percent of the first (5.2), so the largest angle lags behind the median. (Measured, median / largest:
+    3.2 / 51 degrees after 5 epochs, 2.5 / 4.4 after 10, 0.15 / 0.29 after 30; test MSE then within 0.02%
+    of PCA's.)"""
     datasets = pytest.importorskip("npae.datasets", reason="npae.datasets (load_mnist) is not available")
     train_images, _ = datasets.load_mnist("train", data_dir=mnist_dir(), flatten=True)
     test_images, _ = datasets.load_mnist("test", data_dir=mnist_dir(), flatten=True)
@@ -71,7 +71,7 @@ def test_linear_autoencoder_matches_pca_on_mnist():
     k = 16
     pca = PCA(k).fit(X_train)
     model = linear_autoencoder(784, k)
-    train(model, X_train, epochs=60, lr=3e-3, batch_size=100)
+    train(model, X_train, epochs=30, lr=1e-2, batch_size=250)
     assert abs(model.evaluate(X_test)["loss"] / pca.reconstruction_error(X_test) - 1) < 0.01
     assert np.median(decoder_angles(model, pca)) < 2.0
     assert model.evaluate(X_train)["loss"] >= pca.reconstruction_error(X_train) * (1 - 1e-9)  # Eckart-Young
