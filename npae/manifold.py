@@ -29,6 +29,7 @@ import math
 import numba
 import numpy as np
 
+from .kernels.jit import FASTMATH, kernel, parallel_kernel
 from .layers.base import as_generator, positive_int
 from .models.pca import check_samples, flatten_samples, squared_distances
 
@@ -118,12 +119,24 @@ def student_t_weights(Y):
     return weights
 
 
+def sum_p_log_p(P):
+    """``sum_{ij} p_ij ln p_ij`` (terms with ``p_ij = 0`` count 0): the part of KL that Y does not change."""
+    return float(np.sum(P * np.log(np.where(P > 0, P, 1.0))))
+
+
+def cross_entropy(P, Y):
+    """``-sum_{i != j} p_ij ln q_ij = sum_{ij} p_ij ln(1 + |y_i - y_j|^2) + ln Z`` (using ``sum p = 1``).
+
+    The diagonal needs no mask: ``p_ii = 0``, and ``w_ii = 1`` is taken out of Z by subtracting N.
+    """
+    distances = squared_distances(Y)
+    z = np.sum(1.0 / (1.0 + distances)) - Y.shape[0]
+    return float(np.vdot(P, np.log1p(distances))) + math.log(z)
+
+
 def kl_divergence(P, Y):
-    """``KL(P || Q) = sum_{i != j} p_ij ln(p_ij / q_ij)`` (terms with ``p_ij = 0`` count 0)."""
-    weights = student_t_weights(Y)
-    q = weights / weights.sum()
-    mask = P > 0
-    return float(np.sum(P[mask] * np.log(P[mask] / q[mask])))
+    """``KL(P || Q) = sum_{i != j} p_ij ln(p_ij / q_ij)``, as ``sum p ln p`` plus the cross-entropy."""
+    return sum_p_log_p(P) + cross_entropy(P, Y)
 
 
 def kl_gradient_reference(P, Y, exaggeration=1.0):
@@ -136,7 +149,9 @@ def kl_gradient_reference(P, Y, exaggeration=1.0):
     return 4 * (M.sum(axis=1)[:, None] * Y - M @ Y)
 
 
-@numba.njit(cache=True, fastmath=True)
+#: the row function divides: with NumPy's error model a zero divisor gives inf instead of a Python check
+#: in the loop, which lets LLVM vectorise the reciprocals (1.6x faster at N = 2000)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _kl_gradient_row(i, P, Yt, exaggeration, attraction, repulsion, row_sums):
     """Row i: ``attraction_i = a sum_j p_ij w_ij (y_i - y_j)``, ``repulsion_i = sum_j w_ij^2 (y_i - y_j)``
     and ``row_sums_i = sum_{j != i} w_ij``. ``Yt`` is the embedding transposed (d, N), so every inner loop
@@ -168,14 +183,14 @@ def _kl_gradient_row(i, P, Yt, exaggeration, attraction, repulsion, row_sums):
         repulsion[i, d] = push
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def _kl_gradient_rows_parallel(P, Yt, exaggeration, attraction, repulsion, row_sums):
     """Every row, the rows shared among threads (rows are independent: the result is the same)."""
     for i in numba.prange(Yt.shape[1]):
         _kl_gradient_row(i, P, Yt, exaggeration, attraction, repulsion, row_sums)
 
 
-@numba.njit(cache=True)
+@kernel
 def _kl_gradient_rows_serial(P, Yt, exaggeration, attraction, repulsion, row_sums):
     """Every row on one thread: for small N, waking the threads costs more than the rows."""
     for i in range(Yt.shape[1]):
@@ -250,13 +265,14 @@ class TSNE:
             max(n / self.early_exaggeration / 4, 50.0) if self.learning_rate == "auto" else self.learning_rate
         )
         self.kl_history_ = []
-        self._descend(P, Y)
+        self._descend(P, Y, sum_p_log_p(P))
         self.kl_divergence_ = kl_divergence(P, Y)
         self.embedding_ = Y.astype(X.dtype)
         return self.embedding_
 
-    def _descend(self, P, Y):
-        """Momentum gradient descent with adaptive gains, updating ``Y`` in place."""
+    def _descend(self, P, Y, p_log_p):
+        """Momentum gradient descent with adaptive gains, updating ``Y`` in place; ``p_log_p`` is the
+        constant part of KL, so recording KL costs one cross-entropy."""
         update = np.zeros_like(Y)
         gains = np.ones_like(Y)
         for iteration in range(self.n_iter):
@@ -269,7 +285,7 @@ class TSNE:
             update = momentum * update - self.learning_rate_ * gains * gradient
             Y += update
             if (iteration + 1) % KL_RECORD_EVERY == 0:
-                self.kl_history_.append((iteration + 1, kl_divergence(P, Y)))
+                self.kl_history_.append((iteration + 1, p_log_p + cross_entropy(P, Y)))
 
     def __repr__(self):
         return (
