@@ -7,18 +7,22 @@ import numpy as np
 import pytest
 
 import npae
-from npae import SGD, Adam, Dense, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid
+from npae import (
+    SGD, Adam, AvgPool2D, Conv2D, Conv2DTranspose, Dense, LeakyReLU, MaxPool2D, ReLU, Reshape, Sequential, Sigmoid,
+    UpSampling2D,
+)
 from npae.layers import get_activation
 from npae.layers.base import as_generator, check_float_dtype
 from npae.layers.noise import GaussianNoise, MaskingNoise
 from npae.losses import MSE, BinaryCrossEntropy, get_loss
 from npae.models import Autoencoder
 from npae.models.vae import VAE
-from npae.models.zoo import dense_autoencoder, mlp
+from npae.models.zoo import conv_autoencoder, dense_autoencoder, mlp
 from npae.optim import StepDecay, get_optimizer
 from npae.penalties import KLSparsity, L1Activity, WeightDecay
 
 X = np.random.default_rng(0).random((6, 8)).astype(np.float32)
+IMAGES = np.random.default_rng(1).random((2, 3, 5, 5)).astype(np.float32)
 
 
 def ae(**kwargs):
@@ -39,6 +43,11 @@ def with_value(array, index, value):
 
 def vae(**kwargs):
     return VAE(mlp((8, 6, 4)), mlp((2, 6, 8)), latent_dim=2, **kwargs)
+
+
+def backward_after_forward(layer, dy):
+    layer.forward(IMAGES)
+    return layer.backward(dy)
 
 
 def dense_forward(x, layer=None):
@@ -144,6 +153,40 @@ ROWS = [
     ("weights NaN", lambda: ae().set_weights({k: v * np.nan for k, v in ae().get_weights().items()}), ValueError,
      r"weights\['\w+\.0\.W'\]: expected finite values, got \d+ NaN or infinite entries"),
     ("load path", lambda: npae.load(None), TypeError, r"path: expected a str or os\.PathLike file name, got NoneType"),
+    # --- image layers ------------------------------------------------------------------------
+    ("conv channels", lambda: Conv2D(1, 4, 3).forward(IMAGES), ValueError,
+     r"Conv2D\.forward: x must have 1 channels \(shape \(N, 1, H, W\)\), got shape \(2, 3, 5, 5\)"),
+    ("conv rank", lambda: Conv2D(3, 4, 3).forward(IMAGES[:, 0]), ValueError, r"Conv2D\.forward: x must have 4 axes \(batch first\), got shape \(2, 5, 5\)"),
+    ("conv too small", lambda: Conv2D(3, 4, 7).forward(IMAGES), ValueError,
+     r"Conv2D\.forward: x is 5x5, too small for a 7x7 kernel with padding \(0, 0\)"),
+    ("conv dtype mix", lambda: Conv2D(3, 4, 3).forward(IMAGES.astype(np.float64)), TypeError,
+     r"Conv2D\.forward: x has dtype float64 but the layer's parameters are float32"),
+    ("conv kernel 0", lambda: Conv2D(3, 4, 0), ValueError, r"kernel_size: expected ints >= 1, got 0"),
+    ("conv kernel float", lambda: Conv2D(3, 4, 2.5), ValueError, r"kernel_size: expected an int or a pair of ints, got 2\.5"),
+    ("conv stride triple", lambda: Conv2D(3, 4, 3, stride=(1, 2, 3)), ValueError, r"stride: expected an int or a pair of ints, got \(1, 2, 3\)"),
+    ("conv padding", lambda: Conv2D(3, 4, 3, padding=-1), ValueError, r"padding: expected ints >= 0, got -1"),
+    ("conv in_channels", lambda: Conv2D(0, 4, 3), ValueError, r"in_channels: expected an int >= 1, got 0"),
+    ("convT out_channels", lambda: Conv2DTranspose(3, 0, 3), ValueError, r"out_channels: expected an int >= 1, got 0"),
+    ("convT output_padding", lambda: Conv2DTranspose(3, 4, 3, stride=2, output_padding=2), ValueError,
+     r"output_padding: expected values smaller than the stride \(2, 2\) \(as PyTorch\), got \(2, 2\)"),
+    ("convT empty output", lambda: Conv2DTranspose(3, 4, 1, padding=3).forward(IMAGES), ValueError,
+     r"Conv2DTranspose\.forward: x of shape \(2, 3, 5, 5\) gives an empty output \(4, -1, -1\)"),
+    ("conv backward shape", lambda: backward_after_forward(Conv2D(3, 4, 3), np.zeros((2, 4, 2, 2), np.float32)), ValueError,
+     r"Conv2D\.backward: dy must have the shape of the last output \(2, 4, 3, 3\), got \(2, 4, 2, 2\)"),
+    ("pool backward dtype", lambda: backward_after_forward(MaxPool2D(2), np.zeros((2, 3, 2, 2))), TypeError,
+     r"MaxPool2D\.backward: dy must have the output's dtype float32, got float64"),
+    ("pool padding", lambda: MaxPool2D(2, padding=2), ValueError, r"padding: expected at most half the kernel size \(2, 2\) \(as PyTorch\), got \(2, 2\)"),
+    ("pool too small", lambda: MaxPool2D(7).forward(IMAGES), ValueError, r"MaxPool2D\.forward: x is 5x5, too small for a 7x7 kernel"),
+    ("pool stride", lambda: AvgPool2D(2, stride=0), ValueError, r"stride: expected ints >= 1, got 0"),
+    ("pool rank", lambda: AvgPool2D(2).forward(X), ValueError, r"AvgPool2D\.forward: x must have 4 axes \(batch first\), got shape \(6, 8\)"),
+    ("upsampling mode", lambda: UpSampling2D(2, mode="cubic"), ValueError, r"mode: expected one of \('nearest', 'bilinear'\), got 'cubic'"),
+    ("upsampling scale", lambda: UpSampling2D(0), ValueError, r"scale: expected ints >= 1, got 0"),
+    ("upsampling int", lambda: UpSampling2D(2).forward(np.zeros((1, 1, 2, 2), np.int64)), TypeError,
+     r"UpSampling2D\.forward: x must be float32 or float64, got dtype int64"),
+    ("conv AE flat X", lambda: conv_autoencoder(4).encode(np.zeros((4, 784), np.float32)), ValueError,
+     r"X: expected shape \(N, 1, 28, 28\), got \(4, 784\)"),
+    ("conv AE channels", lambda: conv_autoencoder(4).reconstruct(np.zeros((4, 3, 28, 28), np.float32)), ValueError,
+     r"X: expected shape \(N, 1, 28, 28\), got \(4, 3, 28, 28\)"),
     # --- noise, penalties, VAE -----------------------------------------------------------------
     ("corruption", lambda: ae(corruption="mask"), TypeError, r"corruption: expected a noise object from npae\.layers\.noise .*got str"),
     ("masking fraction", lambda: MaskingNoise(1.5), ValueError, r"fraction: expected a number in \[0, 1\), got 1\.5"),
