@@ -1,19 +1,35 @@
-"""Fuzzing: random layer stacks fed random input shapes and dtypes, and random arrays fed to a model's public
+"""Fuzzing: random layer stacks (dense, activations, shape, convolution, pooling, upsampling layers) fed random
+input shapes and dtypes, and random arrays fed to a model's public
 methods. Every call either succeeds with finite output of the right dtype and shape, or raises the documented
 ValueError/TypeError. Nothing else: no IndexError from deep inside, no NaN, no silent float64 upcast.
 """
 
 import math
 
+import numba
 import numpy as np
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from npae import SGD, Dense, Flatten, Reshape, Sequential
+from npae import (
+    SGD, AvgPool2D, Conv2D, Conv2DTranspose, Dense, Flatten, MaxPool2D, Reshape, Sequential, UpSampling2D,
+)
 from npae.layers.activations import ACTIVATIONS
 from npae.models.zoo import dense_autoencoder
 
 DOCUMENTED = (ValueError, TypeError)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_numba_thread():
+    """The kernels run on one thread here: the fuzz checks errors and finiteness on tiny inputs, where waking
+    threads would cost more than the work (and on a loaded machine, ~25 ms per kernel call)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
 FLOATS = [np.float32, np.float64]
 OTHER_DTYPES = [np.float16, np.int32, np.uint8, np.bool_, np.complex64, object]
 
@@ -24,21 +40,51 @@ def _matching_or_random(draw, matching, random):
 
 
 def _reshape_target(draw, shape):
-    size = math.prod(shape)
+    size = max(math.prod(shape), 1)
     fits = [(size,), (1, size)] + [(size // k, k) for k in (2, 3) if size % k == 0]
     fits += [(size // 4, 2, 2)] if size % 4 == 0 else []
     random = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
     return _matching_or_random(draw, draw(st.sampled_from(fits)), random)
 
 
+def _image_layer(draw, kind, shape, dtype):
+    """A convolution, pooling or upsampling layer, mostly with the channel count of ``shape``."""
+    channels = _matching_or_random(draw, shape[0] if len(shape) == 3 else None, st.integers(1, 3))
+    kernel = draw(st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    stride, padding = draw(st.integers(1, 3)), draw(st.integers(0, 1))
+    seed = draw(st.integers(0, 99))
+    if kind == "conv":
+        return Conv2D(channels, draw(st.integers(1, 3)), kernel, stride, padding, rng=seed, dtype=dtype)
+    if kind == "conv_transpose":
+        return Conv2DTranspose(channels, draw(st.integers(1, 3)), kernel, stride, padding,
+                               output_padding=draw(st.integers(0, stride - 1)), rng=seed, dtype=dtype)
+    if kind == "upsampling":
+        return UpSampling2D(draw(st.integers(1, 2)), mode=draw(st.sampled_from(["nearest", "bilinear"])))
+    pool = MaxPool2D if kind == "max_pool" else AvgPool2D
+    kernel = draw(st.integers(1, 3))
+    return pool(kernel, draw(st.none() | st.integers(1, 3)), padding=draw(st.integers(0, kernel // 2)))
+
+
+IMAGE_LAYERS = ["conv", "conv_transpose", "max_pool", "avg_pool", "upsampling"]
+IMAGE_CLASSES = {"Conv2D", "Conv2DTranspose", "MaxPool2D", "AvgPool2D", "UpSampling2D"}
+
+
 @st.composite
-def layer_stacks(draw):
-    """``(layers, per-sample input shape they expect, dtype)`` with occasional deliberate mismatches."""
+def layer_stacks(draw, images):
+    """``(layers, per-sample input shape they expect, dtype)`` with occasional deliberate mismatches.
+
+    ``images``: start from a (C, H, W) sample and draw mostly image layers; else any shape, mostly dense layers.
+    """
     dtype = draw(st.sampled_from(FLOATS))
-    sample_shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    if images:
+        sample_shape = (draw(st.integers(1, 3)), draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+        kinds = IMAGE_LAYERS * 3 + ["activation", "activation", "flatten", "reshape", "dense"]
+    else:
+        sample_shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+        kinds = ["dense", "activation", "flatten", "reshape"] + IMAGE_LAYERS
     shape, layers = sample_shape, []
     for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["dense", "activation", "flatten", "reshape"]))
+        kind = draw(st.sampled_from(kinds))
         if kind == "dense":
             n_in = _matching_or_random(draw, shape[0] if len(shape) == 1 else None, st.integers(1, 6))
             n_out = draw(st.integers(1, 6))
@@ -49,9 +95,12 @@ def layer_stacks(draw):
         elif kind == "flatten":
             layers.append(Flatten())
             shape = (math.prod(shape),)
-        else:
+        elif kind == "reshape":
             shape = _reshape_target(draw, shape)
             layers.append(Reshape(shape))
+        else:
+            layers.append(_image_layer(draw, kind, shape, dtype))
+            shape = layers[-1].output_shape(shape) if len(shape) == 3 and min(shape) > 0 else shape
     return layers, sample_shape, dtype
 
 
@@ -76,7 +125,7 @@ def assert_finite_array(a, dtype, shape, what):
 @settings(max_examples=300)
 @given(st.data())
 def test_random_stacks_succeed_or_raise_documented_errors(data):
-    layers, sample_shape, dtype = data.draw(layer_stacks())
+    layers, sample_shape, dtype = data.draw(layer_stacks(images=data.draw(st.booleans())))
     x = data.draw(inputs(sample_shape, dtype))
     net = Sequential(layers)
     try:
@@ -85,6 +134,8 @@ def test_random_stacks_succeed_or_raise_documented_errors(data):
         event(f"forward raised {type(exc).__name__}")
         return
     event(f"forward succeeded through {len(layers)} layers")
+    if any(type(layer).__name__ in IMAGE_CLASSES for layer in layers):
+        event("forward succeeded through an image layer")
     assert_finite_array(y, x.dtype, y.shape, "forward output")
     assert y.shape[0] == x.shape[0]
     dy = np.random.default_rng(0).standard_normal(y.shape).astype(y.dtype)
