@@ -217,11 +217,11 @@ def kl_gradient(P, Y, exaggeration=1.0):
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_positive_number(value, name, minimum=0.0, inclusive=False):
+def _check_positive_number(value, name, minimum=0.0, inclusive=False, or_else=""):
     is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
-        bound = f">= {minimum}" if inclusive else f"> {minimum}"
-        raise ValueError(f"{name}: expected a finite number {bound}, got {value!r}")
+        bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+        raise ValueError(f"{name}: expected a finite number {bound}{or_else}, got {value!r}")
     return float(value)
 
 
@@ -239,11 +239,15 @@ class TSNE:
                  seed=0):
         self.n_components = positive_int(n_components, "n_components")
         self.perplexity = _check_positive_number(perplexity, "perplexity", 1.0, inclusive=True)
-        if learning_rate != "auto":
-            learning_rate = _check_positive_number(learning_rate, "learning_rate")
+        if not (isinstance(learning_rate, str) and learning_rate == "auto"):
+            learning_rate = _check_positive_number(learning_rate, "learning_rate", or_else=' or "auto"')
         self.learning_rate = learning_rate
         self.n_iter = positive_int(n_iter, "n_iter")
         self.early_exaggeration = _check_positive_number(early_exaggeration, "early_exaggeration", 1.0, True)
+        if not isinstance(seed, np.random.Generator) and (
+            not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+        ):
+            raise TypeError(f"seed: expected an int or a numpy.random.Generator, got {seed!r}")
         self.seed = seed
 
     def _check_perplexity(self, n):

@@ -162,7 +162,8 @@ def test_dtype_shapes_and_learning_rate_auto(rng):
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"perplexity": 0.5}, ValueError, "perplexity: expected a finite number >= 1"),
-    ({"learning_rate": "fast"}, ValueError, "learning_rate: expected a finite number > 0"),
+    ({"learning_rate": "fast"}, ValueError, 'learning_rate: expected a finite number > 0 or "auto", got \'fast\''),
+    ({"seed": 1.5}, TypeError, "seed: expected an int or a numpy.random.Generator"),
     ({"learning_rate": -1}, ValueError, "learning_rate"),
     ({"n_iter": 0}, ValueError, "n_iter"),
     ({"n_components": 0}, ValueError, "n_components"),

@@ -123,6 +123,7 @@ class _Fitted:
             )
 
     def fit_transform(self, X):
+        """``fit(X)``, then the codes of the same samples."""
         return self.fit(X).transform(X)
 
 
@@ -199,7 +200,8 @@ class PCA(_Fitted):
 
 
 def _is_finite_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value)
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return is_number and bool(np.isfinite(value))
 
 
 def kernel_matrix(A, B, kernel, gamma, degree, coef0):
