@@ -31,7 +31,7 @@ import numpy as np
 
 from .kernels.jit import FASTMATH, kernel, parallel_kernel
 from .layers.base import as_generator, positive_int
-from .models.pca import check_samples, flatten_samples, squared_distances
+from .models.pca import check_samples, flatten_samples, is_finite_number, squared_distances
 
 #: iterations with early exaggeration and the low momentum, as in the paper
 EXAGGERATION_ITERATIONS = 250
@@ -218,8 +218,7 @@ def kl_gradient(P, Y, exaggeration=1.0):
 
 
 def _check_positive_number(value, name, minimum=0.0, inclusive=False, or_else=""):
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not is_number or not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+    if not is_finite_number(value) or value < minimum or (value == minimum and not inclusive):
         bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
         raise ValueError(f"{name}: expected a finite number {bound}{or_else}, got {value!r}")
     return float(value)

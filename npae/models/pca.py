@@ -199,7 +199,8 @@ class PCA(_Fitted):
 # ----------------------------------------------------------------------------------------------
 
 
-def _is_finite_number(value):
+def is_finite_number(value):
+    """True for a finite int or float (not a bool), Python or NumPy."""
     is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     return is_number and bool(np.isfinite(value))
 
@@ -230,9 +231,9 @@ class KernelPCA(_Fitted):
         self.n_components = positive_int(n_components, "n_components")
         if kernel not in KERNELS:
             raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
-        if gamma is not None and not (_is_finite_number(gamma) and gamma > 0):
+        if gamma is not None and not (is_finite_number(gamma) and gamma > 0):
             raise ValueError(f"gamma: expected a finite number > 0 or None (1 / D), got {gamma!r}")
-        if not _is_finite_number(coef0):
+        if not is_finite_number(coef0):
             raise ValueError(f"coef0: expected a finite number, got {coef0!r}")
         self.kernel = kernel
         self.gamma = gamma
