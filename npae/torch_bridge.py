@@ -63,6 +63,16 @@ def _module_builders(nn):
         "Tanh": ("Tanh", lambda layer: nn.Tanh()),
         "Softplus": ("Softplus", lambda layer: nn.Softplus()),
         "ELU": ("ELU", lambda layer: nn.ELU(alpha=layer.alpha)),
+        "Conv2D": ("Conv2d", lambda layer: nn.Conv2d(
+            layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding)),
+        "Conv2DTranspose": ("ConvTranspose2d", lambda layer: nn.ConvTranspose2d(
+            layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
+            layer.output_padding)),
+        "MaxPool2D": ("MaxPool2d", lambda layer: nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)),
+        "AvgPool2D": ("AvgPool2d", lambda layer: nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding)),
+        "UpSampling2D": ("Upsample", lambda layer: nn.Upsample(
+            scale_factor=tuple(float(s) for s in layer.scale), mode=layer.mode,
+            align_corners=False if layer.mode == "bilinear" else None)),
         "Flatten": ("Flatten", lambda layer: nn.Flatten()),
         "Reshape": ("Unflatten", lambda layer: nn.Unflatten(1, layer.shape)),
         # corruptions are the identity at inference, which is all a twin is used for

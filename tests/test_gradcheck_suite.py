@@ -45,9 +45,19 @@ def test_float32_passes_with_its_looser_tolerance():
 
 def test_a_wrong_backward_fails(monkeypatch):
     monkeypatch.setattr(Tanh, "_local_grad", lambda self: 1 - self._y)  # forgot to square
-    failed = [row for row in suite.run() if not row.passed]
-    assert {row.component for row in failed} >= {"Tanh()", "Sequential(Dense(4, 3), Tanh(), Dense(3, 2))"}
+    failed = [row for row in suite.run(only=["Tanh", "Sequential"]) if not row.passed]
+    assert {row.component for row in failed} == {"Tanh()", "Sequential(Dense(4, 3), Tanh(), Dense(3, 2))"}
     assert all(row.max_rel_error > 1e-2 for row in failed if row.component == "Tanh()")
+
+
+def test_only_checks_the_named_components():
+    rows = suite.run(only=["MaxPool2D", "KLSparsity"])
+    assert {row.component.split("(")[0] for row in rows} == {"MaxPool2D", "KLSparsity"}
+    assert all(row.passed for row in rows)
+    with pytest.raises(ValueError, match=r"only: unknown components \['Conv3D'\]; known ones are \[.*'Conv2D'"):
+        suite.run(only=["Conv3D"])
+    with pytest.raises(TypeError, match="only: expected a list of component names, got 'Dense'"):
+        suite.run(only="Dense")
 
 
 def test_a_component_without_a_case_is_a_failing_row(monkeypatch):
@@ -56,9 +66,10 @@ def test_a_component_without_a_case_is_a_failing_row(monkeypatch):
 
     found = suite.components()
     monkeypatch.setattr(suite, "components", lambda: {**found, "Unchecked": Unchecked})
-    rows = [row for row in suite.run() if row.component == "Unchecked"]
-    assert len(rows) == 1 and not rows[0].passed and math.isnan(rows[0].max_rel_error)
-    assert rows[0].tensor == "(no gradient case registered)"
+    assert any(row.component == "Unchecked" for row in suite.run(only=["Unchecked", "Identity"]))
+    (row,) = [row for row in suite.run(only=["Unchecked"])]
+    assert row.component == "Unchecked" and not row.passed and math.isnan(row.max_rel_error)
+    assert row.tensor == "(no gradient case registered)"
 
 
 def test_spread_inputs_are_distinct_separated_and_away_from_zero():
@@ -79,14 +90,14 @@ def test_format_table_aligns_and_counts():
 
 def test_main_prints_the_table_and_exits_zero(capsys, float64_rows, monkeypatch):
     passing = [row for row in float64_rows if row.passed]
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed: passing)
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only: passing)
     assert suite.main([]) == 0
     out = capsys.readouterr().out
     assert "Dense(5, 4)" in out and out.strip().endswith(f"{len(passing)} gradients checked, 0 failed")
 
 
 def test_main_exits_one_on_a_failure(capsys, monkeypatch):
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed: [suite.Row("Broken", "x", 1.0, False)])
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only: [suite.Row("Broken", "x", 1.0, False)])
     assert suite.main(["--dtype", "float32"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
@@ -106,3 +117,5 @@ def test_bad_arguments():
         suite.run(dtype="int32")
     with pytest.raises(SystemExit):
         suite.main(["--dtype", "float16"])
+    with pytest.raises(SystemExit):
+        suite.main(["--only", "Conv3D"])

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not
 
 from npae import Sequential
 from npae.gradcheck import relative_error
+from npae.datasets import DatasetNotFoundError, load_mnist, synthetic_digits
 from npae.models import zoo
 from npae.torch_bridge import compare_vae_with_torch, npae_gradients, to_torch, torch_gradients, torch_loss
 
@@ -69,3 +70,24 @@ def test_vae_options(matches_torch, likelihood_and_variance, beta, free_bits, n_
     labels = rng.integers(0, n_classes, n) if n_classes else None
     errors = compare_vae_with_torch(model, rng.random((n, 7)), rng.standard_normal((n, 3)), labels)
     matches_torch(errors, f"VAE({likelihood}, variance={variance}, classes={n_classes})")
+
+
+def conv_autoencoder_images():
+    """Two offline synthetic digits (flat zero background: ReLU kinks at exactly 0 and tied max-pool windows),
+    then two real MNIST test digits when ``NPAE_DATA_DIR`` holds them."""
+    digits = [synthetic_digits(2, seed=0)[0]]
+    try:
+        digits.append(load_mnist("test", download=False)[0][:2])
+    except DatasetNotFoundError:
+        pass
+    return np.concatenate(digits).reshape(-1, 1, 28, 28).astype(np.float64)
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_conv_autoencoder_on_digits(matches_torch, loss):
+    model = zoo.conv_autoencoder(code_dim=32, seed=0, loss=loss).astype(np.float64)
+    x = conv_autoencoder_images()
+    assert (x == 0).mean() > 0.5  # mostly background
+    errors = compare_autoencoder(model, x)
+    assert len(errors) == 3 + 12  # output, loss, x and W, b of four Conv2D and two Dense layers
+    matches_torch(errors, f"ConvAE ({loss})")
