@@ -540,7 +540,9 @@ def fit(
     callbacks = _check_callbacks(callbacks)
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and checkpoint is None:
-        raise ValueError("resume: resuming needs checkpoint_dir (the folder of the checkpoint), got checkpoint_dir=None")
+        raise ValueError(
+            "resume: resuming needs checkpoint_dir (the folder of the checkpoint), got checkpoint_dir=None"
+        )
     rng = _generator(seed)
     X, y = model.prepare(X, y, name="X")
     X_val, y_val = _split_validation(model, validation_data)

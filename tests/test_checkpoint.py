@@ -206,7 +206,9 @@ def test_vae_with_warmup_and_binarisation_resumes_bit_identically(tmp_path, monk
     with pytest.raises(TrainingInterrupted, match=r"after epoch 2\) is intact"):
         interrupted.fit(X, optimizer=SGD(0.01, momentum=0.9), checkpoint_dir=tmp_path, **settings)
     resumed = build_vae()
-    resumed_history = resumed.fit(X, optimizer=SGD(0.01, momentum=0.9), checkpoint_dir=tmp_path, resume=True, **settings)
+    resumed_history = resumed.fit(
+        X, optimizer=SGD(0.01, momentum=0.9), checkpoint_dir=tmp_path, resume=True, **settings
+    )
     assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
 
 
@@ -286,7 +288,7 @@ def child_main(checkpoint_dir):
 
 
 def run_child_until_first_checkpoint(checkpoint_dir):
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import test_checkpoint; test_checkpoint.child_main(sys.argv[2])"
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import test_checkpoint as t; t.child_main(sys.argv[2])"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     child = subprocess.Popen(
         [sys.executable, "-c", code, str(pathlib.Path(__file__).parent), str(checkpoint_dir)],

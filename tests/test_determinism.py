@@ -34,7 +34,8 @@ def train_dense_models():
     dense.fit(X, epochs=2, batch_size=16, optimizer=Adam(1e-2), seed=2, verbose=0, validation_data=X[:8], patience=5)
     vae = VAE(mlp((16, 12, 4), rng=3), mlp((2, 12, 16), rng=4), latent_dim=2, binarize=True)
     vae.fit(X, epochs=2, batch_size=8, optimizer=SGD(0.01, momentum=0.9), seed=5, verbose=0)
-    return {f"{name}.{k}": v for name, model in (("dense", dense), ("vae", vae)) for k, v in model.get_weights().items()}
+    models = {"dense": dense, "vae": vae}
+    return {f"{name}.{k}": v for name, model in models.items() for k, v in model.get_weights().items()}
 
 
 def conv_model():

@@ -159,7 +159,10 @@ def model_inputs(draw):
 
 
 @settings(max_examples=120)
-@given(x=model_inputs(), loss=st.sampled_from(["mse", "bce"]), method=st.sampled_from(["fit", "encode", "reconstruct", "evaluate"]))
+@given(
+    x=model_inputs(), loss=st.sampled_from(["mse", "bce"]),
+    method=st.sampled_from(["fit", "encode", "reconstruct", "evaluate"]),
+)
 def test_model_methods_succeed_or_raise_documented_errors(x, loss, method):
     model = dense_autoencoder(8, (6,), 3, loss=loss, seed=0)
     call = {

@@ -134,7 +134,8 @@ ARCHITECTURE_EDITS = [
     ("huge size", lambda a: _set_dense_config(a, out_features=10**15), r"cannot build Dense from config"),
     ("unknown init", lambda a: _set_dense_config(a, init="xavier"), r"init: expected one of .*, got 'xavier'"),
     ("unknown option", lambda a: _set_dense_config(a, colour="red"), r"cannot build Dense .*colour"),
-    ("config not an object", lambda a: _set_layer(a, config=[4, 2]), r"config of Dense must be an object, got \[4, 2\]"),
+    ("config not an object", lambda a: _set_layer(a, config=[4, 2]),
+     r"config of Dense must be an object, got \[4, 2\]"),
     ("name not a string", lambda a: _set_layer(a, name=5), r"name of a Dense must be a string or null, got 5"),
     ("layers not a list", lambda a: a["model"]["config"]["encoder"].update(layers="Dense"),
      r"a Sequential needs a list 'layers', got 'Dense'"),
@@ -148,7 +149,9 @@ ARCHITECTURE_EDITS = [
 ]
 
 
-@pytest.mark.parametrize("edit, message", [row[1:] for row in ARCHITECTURE_EDITS], ids=[r[0] for r in ARCHITECTURE_EDITS])
+@pytest.mark.parametrize(
+    "edit, message", [row[1:] for row in ARCHITECTURE_EDITS], ids=[r[0] for r in ARCHITECTURE_EDITS]
+)
 def test_hand_edited_architecture(saved, edit, message):
     rewrite_architecture(saved, edit)
     with pytest.raises(ValueError, match=message):
@@ -171,11 +174,14 @@ def _nan_weight(arrays):
 ARRAY_EDITS = [
     ("wrong shape", _transpose("encoder.0.W"), r"weights\['encoder\.0\.W'\]: expected shape \(4, 2\), got \(2, 4\)"),
     ("missing weight", lambda arrays: arrays.pop("decoder.0.b"), r"missing \['decoder\.0\.b'\], unexpected \[\]"),
-    ("unexpected weight", _put("encoder.9.W", np.zeros(3, np.float32)), r"missing \[\], unexpected \['encoder\.9\.W'\]"),
+    ("unexpected weight", _put("encoder.9.W", np.zeros(3, np.float32)),
+     r"missing \[\], unexpected \['encoder\.9\.W'\]"),
     ("non-finite weight", _nan_weight, r"weights\['decoder\.0\.b'\]: expected finite values, got 1 NaN"),
-    ("integer weight", _put("decoder.0.b", np.arange(4)), r"weights\['decoder\.0\.b'\]: expected a float array, got dtype int"),
+    ("integer weight", _put("decoder.0.b", np.arange(4)),
+     r"weights\['decoder\.0\.b'\]: expected a float array, got dtype int"),
     ("no architecture", lambda arrays: arrays.pop(ARCH_KEY), r"no architecture record; not an npae model file"),
-    ("architecture not JSON", _put(ARCH_KEY, np.frombuffer(b"{not json", np.uint8)), r"architecture record is not valid JSON"),
+    ("architecture not JSON", _put(ARCH_KEY, np.frombuffer(b"{not json", np.uint8)),
+     r"architecture record is not valid JSON"),
     ("architecture not an object", _put(ARCH_KEY, encode_json([1, 2])),
      r"unsupported architecture record: expected format 1, got 'list'"),
     ("architecture not bytes", _put(ARCH_KEY, np.zeros(3)), r"architecture record must be a 1-D uint8 array .*float64"),
@@ -239,7 +245,9 @@ def test_duplicate_member(tmp_path):
         npae.load(path)
 
 
-@pytest.mark.parametrize("content", [b"", b"not a zip file at all", _npy_bytes(np.zeros(3))], ids=["empty", "text", "npy"])
+@pytest.mark.parametrize(
+    "content", [b"", b"not a zip file at all", _npy_bytes(np.zeros(3))], ids=["empty", "text", "npy"]
+)
 def test_file_that_is_not_an_archive(tmp_path, content):
     path = tmp_path / "m.npz"
     path.write_bytes(content)

@@ -39,7 +39,9 @@ def check_shape(shape, name):
         raise TypeError(f"{name}: expected a non-empty tuple of positive ints (without the batch axis), got {shape!r}")
     for size in shape:
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"{name}: expected a tuple of positive ints (without the batch axis), got {tuple(shape)!r}")
+            raise ValueError(
+                f"{name}: expected a tuple of positive ints (without the batch axis), got {tuple(shape)!r}"
+            )
     return tuple(int(size) for size in shape)
 
 
@@ -95,7 +97,9 @@ class Model:
         extra = sorted(set(weights) - set(own))
         if missing or extra:
             raise ValueError(f"weights: names do not match the model (missing {missing}, unexpected {extra})")
-        checked = {name: _check_weight(name, weights[name], layer.params[key].shape) for name, (layer, key) in own.items()}
+        checked = {
+            name: _check_weight(name, weights[name], layer.params[key].shape) for name, (layer, key) in own.items()
+        }
         for name, (layer, key) in own.items():
             layer.params[key] = checked[name].astype(layer.params[key].dtype, copy=True)
 
