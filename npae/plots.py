@@ -200,6 +200,16 @@ def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, c
 # ----------------------------------------------------------------------------------------------
 
 
+def log_y_axis(ax):
+    """A logarithmic y axis whose tick labels read as plain numbers (0.02, not 2 x 10^-2)."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+
+
 def _history_dict(h):
     return h.history if hasattr(h, "history") else dict(h)
 
@@ -232,7 +242,7 @@ def training_curves(histories, labels=None, keys=("loss", "val_loss"), ylabel="l
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if logy:
-        ax.set_yscale("log")
+        log_y_axis(ax)
     ax.set_title(title or f"training curves: train (solid) vs {val_name} (dashed)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -314,7 +324,7 @@ def line_plot(x, ys, labels=None, xlabel="x", ylabel="y", title=None, logy=False
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
-        ax.set_yscale("log")
+        log_y_axis(ax)
     if logx:
         ax.set_xscale("log")
         ax.set_xticks(list(x))
