@@ -228,7 +228,9 @@ def training_curves(histories, labels=None, keys=("loss", "val_loss"), ylabel="l
         histories = [histories]
     labels = labels or [f"run {i + 1}" for i in range(len(histories))]
     fig, ax = plt.subplots(figsize=(6, 4))
-    styles = {"loss": ("-", "train"), "val_loss": ("--", val_name)}
+    # the training loss is averaged over the epoch's batches while the weights change, so early on it lies
+    # above the held-out loss, which is measured once at the epoch's end
+    styles = {"loss": ("-", "train, epoch mean"), "val_loss": ("--", f"{val_name}, end of epoch")}
     for i, (h, label) in enumerate(zip(histories, labels)):
         h = _history_dict(h)
         for key in keys:

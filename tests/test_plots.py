@@ -113,7 +113,7 @@ def test_training_curves_labels_and_styles():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "MSE per pixel"
     labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["big (train)", "big (test)", "small (train)"]
+    assert labels == ["big (train, epoch mean)", "big (test, end of epoch)", "small (train, epoch mean)"]
     assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--", "-"]
     np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [1, 2, 3])
     assert "test" in ax.get_title()

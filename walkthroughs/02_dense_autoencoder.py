@@ -11,7 +11,7 @@ The story
 2. **Failures.** Ranking the test set by per-image MSE shows what the model finds easy (thin, common
    shapes such as 1s) and hard (unusual styles, thick strokes, digits that look like another class).
 3. **The code.** Histograms of code coordinates show that nothing made the codes follow any particular
-   distribution: each coordinate has its own centre and spread, often skewed or multi-modal.
+   distribution: each coordinate has its own centre (often several units from 0) and spread, some skewed.
 4. **Decoding random codes, and why it fails.** A decoder is a function from codes to images, so why not
    draw a random z and decode it? Two attempts:
    - ``z ~ N(0, I)``: the standard normal ignores where the codes actually are (their centre and scale),
@@ -55,7 +55,7 @@ def random_codes(codes, n, rng):
     mean, cov = codes.mean(axis=0), np.cov(codes, rowvar=False)
     fitted = rng.multivariate_normal(mean.astype(np.float64), cov.astype(np.float64), size=n)
     standard = rng.standard_normal((n, codes.shape[1]))
-    return {"N(m, S) of the codes": fitted.astype(codes.dtype), "N(0, I)": standard.astype(codes.dtype)}
+    return {"fitted N(m, S)": fitted.astype(codes.dtype), "N(0, I)": standard.astype(codes.dtype)}
 
 
 def nearest_digit_mse(images, references):
