@@ -19,6 +19,14 @@ Usage::
     copy_weights(net, twin, direction="from_torch")    # bring the trained weights back into npae
     compare_with_torch(net, x)      # {"y": 0.0, "x": 1e-16, "0.W": 2e-16, "0.b": 0.0}: max relative errors
 
+The other comparisons, each returning ``{tensor: max relative error}``: ``compare_loss_with_torch`` (a loss's
+value and gradient), ``compare_parameter_penalty_with_torch`` (weight decay, L1 weights),
+``compare_vae_with_torch`` (the VAE objective with its noise held fixed); penalties attached to a Sequential
+(L1 activity, KL sparsity, contractive) are included by ``compare_with_torch``, which then compares
+``sum(dy * y) + P`` in training mode. Supported layers: Dense, the activations, Conv2D, Conv2DTranspose,
+MaxPool2D, AvgPool2D, UpSampling2D, Flatten, Reshape (``nn.Unflatten``) and the corruptions (``nn.Identity``,
+their inference behaviour).
+
 ``torch`` is imported inside the functions, so ``import npae`` works without it.
 """
 
@@ -61,6 +69,7 @@ def _module_builders(nn):
         "LeakyReLU": ("LeakyReLU", lambda layer: nn.LeakyReLU(negative_slope=layer.alpha)),
         "Sigmoid": ("Sigmoid", lambda layer: nn.Sigmoid()),
         "Tanh": ("Tanh", lambda layer: nn.Tanh()),
+        # torch's Softplus returns x itself above x = 20, where log(1 + e^x) - x < 2.1e-9 (relative 1e-10)
         "Softplus": ("Softplus", lambda layer: nn.Softplus()),
         "ELU": ("ELU", lambda layer: nn.ELU(alpha=layer.alpha)),
         "Conv2D": ("Conv2d", lambda layer: nn.Conv2d(
@@ -98,7 +107,7 @@ def _torch_dtype(net, torch):
 def to_torch(net):
     """An equivalent ``torch.nn`` module with copied weights: ``nn.Sequential`` for a ``Sequential``.
 
-    The twin has the dtype of ``net``'s parameters (float64 for a float64 net, float32 otherwise).
+    The twin has the dtype of ``net``'s parameters: float32 for a float32 net, float64 otherwise.
     """
     torch = _import_torch()
     if not isinstance(net, Layer):
@@ -119,14 +128,19 @@ def _build_module(layer, nn):
 # ----------------------------------------------------------------------------------------------
 
 
+def _where(prefix):
+    """``torch_seq`` or ``torch_seq at 1.0`` (the position of a nested module) for error messages."""
+    return f"torch_seq at {prefix.rstrip('.')}" if prefix else "torch_seq"
+
+
 def _leaf_pairs(net, module, nn, prefix=""):
     """Yield ``(qualified_prefix, npae_layer, torch_module)`` for matching leaves of the two networks."""
     if isinstance(net, Sequential):
         if not isinstance(module, nn.Sequential) or len(module) != len(net.layers):
             size = len(module) if isinstance(module, nn.Sequential) else "not a Sequential"
             raise ValueError(
-                f"torch_seq{(' at ' + prefix.rstrip('.')) if prefix else ''}: expected an nn.Sequential of "
-                f"{len(net.layers)} modules, got {type(module).__name__} ({size})"
+                f"{_where(prefix)}: expected an nn.Sequential of {len(net.layers)} modules, "
+                f"got {type(module).__name__} ({size})"
             )
         for i, (child, child_module) in enumerate(zip(net.layers, module)):
             yield from _leaf_pairs(child, child_module, nn, f"{prefix}{i}.")
@@ -134,8 +148,7 @@ def _leaf_pairs(net, module, nn, prefix=""):
     expected = _builder(net, nn)[0]
     if type(module).__name__ != expected:
         raise ValueError(
-            f"torch_seq{(' at ' + prefix.rstrip('.')) if prefix else ''}: npae {type(net).__name__} needs a "
-            f"torch {expected}, got {type(module).__name__}"
+            f"{_where(prefix)}: npae {type(net).__name__} needs a torch {expected}, got {type(module).__name__}"
         )
     yield prefix, net, module
 
