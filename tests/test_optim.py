@@ -92,10 +92,12 @@ def test_optimizer_errors():
 def test_adam_kernel_matches_numpy_reference():
     from npae.kernels.adam import adam_update, adam_update_reference
 
+    from npae.kernels.adam import PARALLEL_MIN
+
     rng = np.random.default_rng(0)
-    for dtype in (np.float32, np.float64):
-        p, g = rng.normal(size=(7, 5)).astype(dtype), rng.normal(size=(7, 5)).astype(dtype)
-        m, v = rng.normal(size=(7, 5)).astype(dtype), rng.random((7, 5)).astype(dtype)
+    for dtype, shape in [(np.float32, (7, 5)), (np.float64, (7, 5)), (np.float32, (PARALLEL_MIN + 3,))]:
+        p, g = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+        m, v = rng.normal(size=shape).astype(dtype), rng.random(shape).astype(dtype)
         ref = [a.copy() for a in (p, g, m, v)]
         adam_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.3)
         adam_update_reference(*ref, 0.01, 0.9, 0.999, 1e-8, 0.3)

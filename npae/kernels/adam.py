@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .jit import kernel, parallel_kernel
+
 
 def adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     """Plain NumPy: update ``param``, ``m``, ``v`` in place (any shape)."""
@@ -28,8 +30,7 @@ def adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     param -= lr_t * (m / denom)
 
 
-@numba.njit(cache=True, parallel=True)
-def _adam_update_flat(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
+def _adam_update_loop(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     for i in numba.prange(param.size):
         g = grad[i]
         mi = beta1 * m[i] + (1 - beta1) * g
@@ -39,13 +40,19 @@ def _adam_update_flat(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
         param[i] -= lr_t * mi / (np.sqrt(vi) / s2 + eps)
 
 
+# Waking a thread pool costs more than it saves on small tensors (biases, the code layer), and far more
+# when the machine is busy: the parallel loop is kept for tensors of PARALLEL_MIN elements or more.
+PARALLEL_MIN = 1 << 17
+_adam_serial = kernel(_adam_update_loop)
+_adam_parallel = parallel_kernel(_adam_update_loop)
+
+
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     """Numba kernel: the same update in one pass (flat views of C-contiguous arrays)."""
-    if numba.config.DISABLE_JIT:  # stepping through in a debugger: the readable version
-        adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2)
+    arrays = (param, grad, m, v)
+    flat = [a.reshape(-1) for a in arrays]
+    if numba.config.DISABLE_JIT or not all(np.shares_memory(f, a) for f, a in zip(flat, arrays)):
+        adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2)  # the readable version
         return
-    flat = [a.reshape(-1) for a in (param, grad, m, v)]
-    if not all(np.shares_memory(f, a) for f, a in zip(flat, (param, grad, m, v))):
-        adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2)
-        return
-    _adam_update_flat(*flat, float(lr_t), float(beta1), float(beta2), float(eps), float(s2))
+    loop = _adam_parallel if param.size >= PARALLEL_MIN else _adam_serial
+    loop(*flat, float(lr_t), float(beta1), float(beta2), float(eps), float(s2))
