@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .kernels.adam import adam_update
+from .layers.base import positive_int, real_in_range
 
 
 def _check_lr(lr):
@@ -75,11 +76,9 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, schedule=None):
         super().__init__(lr, schedule)
-        if not (0 <= momentum < 1):
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
-        if nesterov and momentum == 0:
-            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
-        self.momentum = float(momentum)
+        self.momentum = real_in_range(momentum, "momentum", low=0.0, high=1.0, include_high=False)
+        if nesterov and self.momentum == 0:
+            raise ValueError(f"nesterov: Nesterov momentum needs momentum > 0, got momentum={momentum!r}")
         self.nesterov = bool(nesterov)
 
     def _update(self, name, param, grad):
@@ -110,12 +109,9 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, schedule=None):
         super().__init__(lr, schedule)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not (0 <= b < 1):
-                raise ValueError(f"{name}: expected a number in [0, 1), got {b!r}")
-        if not eps > 0:
-            raise ValueError(f"eps: expected a number > 0, got {eps!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1 = real_in_range(beta1, "beta1", low=0.0, high=1.0, include_high=False)
+        self.beta2 = real_in_range(beta2, "beta2", low=0.0, high=1.0, include_high=False)
+        self.eps = real_in_range(eps, "eps", low=0.0, include_low=False)
 
     def _update(self, name, param, grad):
         slot = self.state.setdefault(name, {})
@@ -154,9 +150,8 @@ class StepDecay:
     """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, step_size, gamma=0.1):
-        if step_size < 1:
-            raise ValueError(f"step_size: expected an int >= 1, got {step_size!r}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = positive_int(step_size, "step_size")
+        self.gamma = real_in_range(gamma, "gamma", low=0.0, include_low=False)
 
     def __call__(self, epoch):
         return self.gamma ** (epoch // self.step_size)
@@ -166,9 +161,7 @@ class ExponentialDecay:
     """Multiply the rate by ``gamma`` every epoch."""
 
     def __init__(self, gamma):
-        if not 0 < gamma <= 1:
-            raise ValueError(f"gamma: expected a number in (0, 1], got {gamma!r}")
-        self.gamma = float(gamma)
+        self.gamma = real_in_range(gamma, "gamma", low=0.0, high=1.0, include_low=False)
 
     def __call__(self, epoch):
         return self.gamma**epoch
@@ -178,9 +171,8 @@ class CosineDecay:
     """Cosine annealing from the base rate to ``min_factor`` times it over ``epochs`` epochs."""
 
     def __init__(self, epochs, min_factor=0.0):
-        if epochs < 1:
-            raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}")
-        self.epochs, self.min_factor = int(epochs), float(min_factor)
+        self.epochs = positive_int(epochs, "epochs")
+        self.min_factor = real_in_range(min_factor, "min_factor", low=0.0, high=1.0)
 
     def __call__(self, epoch):
         t = min(epoch, self.epochs) / self.epochs

@@ -105,3 +105,9 @@ def test_backward_without_input_grad_gives_same_parameter_gradients():
     assert net.backward(dy, need_input_grad=False) is None
     for name, _, layer, key in net.parameters():
         np.testing.assert_array_equal(layer.grads[key], full[name])
+
+
+@pytest.mark.parametrize("layer", [Dense(3, 2, rng=0), Tanh(), Sigmoid(), Flatten(), Reshape((3,))])
+def test_backward_before_forward_says_so(layer):
+    with pytest.raises(RuntimeError, match="backward: call forward first"):
+        layer.backward(np.zeros((1, 2), np.float32))

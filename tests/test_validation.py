@@ -244,6 +244,19 @@ ROWS = [
      r"X: a Bernoulli VAE needs pixel values in \[0, 1\], got range"),
     ("VAE labels", lambda: vae().prepare(X, np.zeros(6)), ValueError,
      r"y: an unconditional VAE takes no labels \(use ConditionalVAE\), got ndarray"),
+    # --- gaps closed after the first audit -------------------------------------------------------
+    ("momentum str", lambda: SGD(momentum="0.9"), TypeError, r"momentum: expected a number in \[0, 1\), got '0\.9'"),
+    ("nesterov without momentum", lambda: SGD(nesterov=True), ValueError,
+     r"nesterov: Nesterov momentum needs momentum > 0, got momentum=0"),
+    ("adam eps", lambda: Adam(eps=0), ValueError, r"eps: expected a number in \(0, inf\), got 0"),
+    ("step_size float", lambda: StepDecay(2.5), TypeError, r"step_size: expected an int >= 1, got 2\.5"),
+    ("Sequential of an int", lambda: Sequential(5), TypeError, r"layers: expected a list of npae Layers, got int"),
+    ("add_penalty int", lambda: Sequential([Dense(2, 2)]).add_penalty(3), TypeError,
+     r"penalty: expected a penalty from npae.penalties, got int"),
+    ("labels to an autoencoder", lambda: ae().prepare(X, np.zeros(6)), ValueError,
+     r"y: an Autoencoder is trained without labels \(got labels of shape \(6,\)\)"),
+    ("decode wrong width", lambda: ae().decode(np.zeros((2, 5), np.float32)), ValueError,
+     r"codes: expected shape \(N, 3\), got \(2, 5\)"),
 ]
 
 

@@ -39,7 +39,7 @@ class Activation(Layer):
 
     def _local_grad(self):
         """``f'(x)`` at the cached input; subclasses may reuse the cached output instead."""
-        return self.df(self._x)
+        return self.df(self._saved("_x"))
 
     def get_config(self):
         return {}
@@ -95,7 +95,7 @@ class ReLU(Activation):
 
     def backward(self, dy):
         """``dx = dy * [x > 0]``."""
-        return np.where(self._x > 0, dy, 0).astype(dy.dtype, copy=False)
+        return np.where(self._saved("_x") > 0, dy, 0).astype(dy.dtype, copy=False)
 
 
 class LeakyReLU(Activation):
@@ -138,7 +138,8 @@ class Sigmoid(Activation):
         return s * (1 - s) * (1 - 2 * s)
 
     def _local_grad(self):
-        return self._y * (1 - self._y)
+        y = self._saved("_y")
+        return y * (1 - y)
 
 
 class Tanh(Activation):
@@ -159,7 +160,8 @@ class Tanh(Activation):
         return -2 * t * (1 - t * t)
 
     def _local_grad(self):
-        return 1 - self._y * self._y
+        y = self._saved("_y")
+        return 1 - y * y
 
 
 class Softplus(Activation):

@@ -162,6 +162,12 @@ class Layer:
                 f"{np.dtype(dt)}; a model keeps one dtype (use model.astype({np.dtype(dt).name!r}) or cast x)"
             )
 
+    def _saved(self, name):
+        """What the last forward kept for backward, or a RuntimeError if forward has not run."""
+        if not hasattr(self, name):
+            raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
+        return getattr(self, name)
+
     def forward(self, x, training=False):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -238,6 +244,8 @@ class Sequential(Layer):
 
     def __init__(self, layers, name=None):
         super().__init__(name=name)
+        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers: expected a list of npae Layers, got {type(layers).__name__}")
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -279,6 +287,8 @@ class Sequential(Layer):
 
     def add_penalty(self, penalty, layer=-1):
         """Attach ``penalty`` to the output of ``layer`` (a name or an index; default the last)."""
+        if not hasattr(penalty, "attach"):
+            raise TypeError(f"penalty: expected a penalty from npae.penalties, got {type(penalty).__name__}")
         index = self.find(layer)
         penalty.attach(self, index)
         self.layers[index].penalties.append(penalty)

@@ -50,7 +50,7 @@ class Dense(Layer):
 
     def backward_params(self, dy):
         """``dW = x^T dy``, ``db = sum_n dy_n`` (no ``dx``)."""
-        self.grads["W"] = self._x.T @ dy
+        self.grads["W"] = self._saved("_x").T @ dy
         self.grads["b"] = dy.sum(axis=0)
 
     def get_config(self):

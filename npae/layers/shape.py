@@ -30,7 +30,7 @@ class Flatten(Layer):
 
     def backward(self, dy):
         """``dx = dy.reshape(x.shape)`` (a reshape is a permutation-free identity map)."""
-        return dy.reshape(self._shape)
+        return dy.reshape(self._saved("_shape"))
 
 
 class Reshape(Layer):
@@ -59,7 +59,7 @@ class Reshape(Layer):
 
     def backward(self, dy):
         """``dx = dy.reshape(x.shape)``."""
-        return dy.reshape(self._shape)
+        return dy.reshape(self._saved("_shape"))
 
     def get_config(self):
         return {"shape": list(self.shape)}

@@ -87,6 +87,11 @@ class Autoencoder(Model):
 
     # --- data ---------------------------------------------------------------------------------
     def prepare(self, X, y=None, name="X"):
+        if y is not None:
+            raise ValueError(
+                f"y: an Autoencoder is trained without labels (got labels of shape {np.shape(y)}); "
+                "use ConditionalVAE for label-conditioned models"
+            )
         X = check_data(X, name, self.dtype, self.input_shape)
         if self.loss.output_activation == "sigmoid" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
@@ -107,7 +112,7 @@ class Autoencoder(Model):
 
     def decode(self, codes, batch_size=1000):
         """Reconstructions ``g(code)``, with the loss's output activation (sigmoid for BCE) applied."""
-        codes = check_data(codes, "codes", self.dtype)
+        codes = check_data(codes, "codes", self.dtype, infer_input_shape(self.decoder))
         return self._batched(lambda c: self._output(self.decoder.forward(c)), codes, batch_size)
 
     def reconstruct(self, X, batch_size=1000):
