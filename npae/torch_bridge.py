@@ -47,6 +47,10 @@ _TORCH_PARAM = {"W": "weight", "b": "bias"}
 _TRANSPOSED = {"Dense": ("W",)}
 
 
+class NoTorchEquivalent(TypeError):
+    """The bridge has no PyTorch counterpart (module, loss or penalty reference) for this npae component."""
+
+
 def _import_torch():
     try:
         import torch
@@ -94,7 +98,7 @@ def _builder(layer, nn):
     builders = _module_builders(nn)
     kind = type(layer).__name__
     if kind not in builders:
-        raise TypeError(
+        raise NoTorchEquivalent(
             f"layer: no PyTorch equivalent for npae {kind}; supported layers are {', '.join(sorted(builders))}"
         )
     return builders[kind]
@@ -271,7 +275,9 @@ def torch_loss(loss):
     }
     kind = type(loss).__name__
     if kind not in elementwise:
-        raise TypeError(f"loss: no PyTorch equivalent for npae {kind}; supported losses are {sorted(elementwise)}")
+        raise NoTorchEquivalent(
+            f"loss: no PyTorch equivalent for npae {kind}; supported losses are {sorted(elementwise)}"
+        )
     return lambda pred, target: _batch_reduce(elementwise[kind](pred, target), loss.reduction)
 
 
@@ -332,7 +338,7 @@ def torch_activity_penalty(penalty, outputs, index):
         return _kl_sparsity(penalty, h)
     if kind == "Contractive":
         return _contractive(penalty, outputs[index - 1], h, torch)
-    raise TypeError(f"penalty: no PyTorch reference for npae {kind} (L1Activity, KLSparsity, Contractive)")
+    raise NoTorchEquivalent(f"penalty: no PyTorch reference for npae {kind} (L1Activity, KLSparsity, Contractive)")
 
 
 def torch_parameter_penalty(penalty, weights):
@@ -342,7 +348,7 @@ def torch_parameter_penalty(penalty, weights):
         return sum(0.5 * penalty.lam * (w * w).sum() for w in weights)
     if kind == "L1Weights":
         return sum(penalty.lam * w.abs().sum() for w in weights)
-    raise TypeError(f"penalty: no PyTorch reference for npae {kind} (WeightDecay, L1Weights)")
+    raise NoTorchEquivalent(f"penalty: no PyTorch reference for npae {kind} (WeightDecay, L1Weights)")
 
 
 def compare_parameter_penalty_with_torch(penalty, net):

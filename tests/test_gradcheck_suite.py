@@ -8,6 +8,7 @@ import pytest
 
 from npae import Tanh
 from npae import gradcheck_suite as suite
+from npae.layers.activations import Activation
 from npae.layers.base import Layer
 
 
@@ -60,15 +61,25 @@ def test_only_checks_the_named_components():
         suite.run(only="Dense")
 
 
-def test_a_component_without_a_case_is_a_failing_row(monkeypatch):
-    class Unchecked(Layer):
-        pass
+class Unchecked(Layer):
+    pass
 
+
+class Scaled(Activation):
+    """An activation with a required argument: no automatic case can build it."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+
+@pytest.mark.parametrize("cls", [Unchecked, Scaled])
+def test_a_component_without_a_case_is_a_failing_row(monkeypatch, cls):
     found = suite.components()
-    monkeypatch.setattr(suite, "components", lambda: {**found, "Unchecked": Unchecked})
-    assert any(row.component == "Unchecked" for row in suite.run(only=["Unchecked", "Identity"]))
-    (row,) = [row for row in suite.run(only=["Unchecked"])]
-    assert row.component == "Unchecked" and not row.passed and math.isnan(row.max_rel_error)
+    monkeypatch.setattr(suite, "components", lambda: {**found, cls.__name__: cls})
+    assert any(row.component == cls.__name__ for row in suite.run(only=[cls.__name__, "Identity"]))
+    (row,) = suite.run(only=[cls.__name__])
+    assert row.component == cls.__name__ and not row.passed and math.isnan(row.max_rel_error)
     assert row.tensor == "(no gradient case registered)"
 
 

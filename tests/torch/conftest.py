@@ -11,6 +11,8 @@ tensor is below ``TORCH_TOL`` and counts the tensors; the count is printed at th
 
 import pytest
 
+from npae.gradcheck_suite import one_numba_thread
+
 TORCH_TOL = 1e-8
 
 _tally_key = pytest.StashKey[dict]()
@@ -18,6 +20,13 @@ _tally_key = pytest.StashKey[dict]()
 
 def _tally(config):
     return config.stash.setdefault(_tally_key, {"tensors": 0, "worst": 0.0})
+
+
+@pytest.fixture(autouse=True)
+def _one_numba_thread():
+    """The problems here are tiny: Numba's thread pool would only add wake-ups (2.3x the CPU time of this group)."""
+    with one_numba_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
