@@ -21,14 +21,17 @@ Two sweeps, each model trained for the same number of epochs (Adam lr 1e-3, batc
 For every model we record the final training error, the final validation error, and the best validation
 error over the epochs. The best validation error is what **early stopping** achieves: keep the weights of
 the epoch with the lowest validation error and stop once it has not improved for ``patience`` epochs.
-The last part trains the widest model with and without early stopping and compares their test errors.
+The last part takes the run whose validation error rose the most after its minimum, trains it again with
+early stopping, and compares the test errors of the two.
 
 What to look at
 ---------------
 - ``code_size_sweep.png`` and ``width_sweep.png``: train vs validation error against capacity; the gap
   between the curves is the overfitting, and the lowest validation point is the Goldilocks model.
-- ``overfitting_curves.png``: train and validation error per epoch of the smallest and largest width.
-- ``early_stopping.png``: the widest model with early stopping; the dotted line marks the restored epoch.
+- ``overfitting_curves.png``: train and validation error per epoch of the run that overfits most and of the
+  run with the best validation error.
+- ``early_stopping.png``: the most overfitting run with and without early stopping; the dotted line marks
+  the restored epoch.
 
 Full run: 1000 training / 5000 validation images, 150 epochs per model.
 """
@@ -86,15 +89,20 @@ def sweep_figure(x, summary, xlabel, title):
     )
 
 
-def early_stopping_figure(history, patience):
+def early_stopping_figure(stopped, full, name, patience):
     fig = plots.training_curves(
-        history, ["widest model, early stopping"], ylabel="MSE per pixel", logy=True,
-        title=f"early stopping (patience {patience}): training stops, the best epoch's weights come back",
+        [stopped, full], [f"{name}, early stopping", f"{name}, all epochs"], ylabel="MSE per pixel", logy=True,
+        title=f"early stopping (patience {patience}): stop when validation stops improving, keep the best epoch",
     )
     ax = fig.axes[0]
-    ax.axvline(history.best_epoch + 1, color="k", linestyle=":", label=f"restored epoch {history.best_epoch + 1}")
+    ax.axvline(stopped.best_epoch + 1, color="k", linestyle=":", label=f"restored epoch {stopped.best_epoch + 1}")
     ax.legend(fontsize=8)
     return fig
+
+
+def overfitting(history):
+    """How far the validation error has risen above its minimum by the last epoch."""
+    return history["val_loss"][-1] - min(history["val_loss"])
 
 
 def main():
@@ -109,11 +117,13 @@ def main():
     patience = pick(args, full=10, quick=1)
 
     print(f"code size sweep on {len(x_fit)} images, {len(x_val)} for validation, {epochs} epochs each")
-    code_runs = sweep({k: (lambda k=k: dense_autoencoder(code_dim=k, seed=args.seed)) for k in codes},
-                      x_fit, x_val, epochs, args.seed)
+    builders = {f"code size {k}": (lambda k=k: dense_autoencoder(code_dim=k, seed=args.seed)) for k in codes}
+    code_runs = sweep(builders, x_fit, x_val, epochs, args.seed)
     print("hidden width sweep")
-    width_runs = sweep({w: (lambda w=w: dense_autoencoder(hidden=(w,), code_dim=32, seed=args.seed)) for w in widths},
-                       x_fit, x_val, epochs, args.seed)
+    width_builders = {f"width {w}": (lambda w=w: dense_autoencoder(hidden=(w,), code_dim=32, seed=args.seed))
+                      for w in widths}
+    width_runs = sweep(width_builders, x_fit, x_val, epochs, args.seed)
+    builders.update(width_builders)
     code_summary, width_summary = summarise(code_runs), summarise(width_runs)
 
     save_figure(sweep_figure(codes, code_summary, "code size k (784-256-128-k)",
@@ -122,28 +132,33 @@ def main():
     save_figure(sweep_figure(widths, width_summary, "hidden width w (784-w-32)",
                              f"capacity 2: hidden width, {n_fit} training images, {epochs} epochs"),
                 args.out, "width_sweep")
-    smallest, largest = widths[0], widths[-1]
+
+    runs = {**code_runs, **width_runs}
+    most_overfit = max(runs, key=lambda name: overfitting(runs[name][1]))
+    best = min(runs, key=lambda name: min(runs[name][1]["val_loss"]))
+    roles = {most_overfit: "most overfitting"}
+    roles[best] = f"{roles[best]}, best validation" if best in roles else "best validation"
+    shown = {f"{name} ({role})": runs[name][1] for name, role in roles.items()}
     save_figure(plots.training_curves(
-        [width_runs[smallest][1], width_runs[largest][1]], [f"width {smallest}", f"width {largest}"],
-        ylabel="MSE per pixel", logy=True,
-        title="train (solid) vs validation (dashed) error per epoch: narrow vs wide model",
+        list(shown.values()), list(shown), ylabel="MSE per pixel", logy=True,
+        title="train (solid) vs validation (dashed) error per epoch",
     ), args.out, "overfitting_curves")
 
-    print(f"width {largest} with early stopping (patience {patience})")
-    stopped_model = dense_autoencoder(hidden=(largest,), code_dim=32, seed=args.seed)
+    print(f"{most_overfit} again, with early stopping (patience {patience})")
+    stopped_model = builders[most_overfit]()
     stopped = train(stopped_model, x_fit, x_val, epochs, args.seed, patience=patience)
-    full_model = width_runs[largest][0]  # the same model trained for all the epochs, from the same seed
-    save_figure(early_stopping_figure(stopped, patience), args.out, "early_stopping")
+    full_model, full_history = runs[most_overfit]  # the same model trained for all the epochs, same seed
+    save_figure(early_stopping_figure(stopped, full_history, most_overfit, patience), args.out, "early_stopping")
 
-    best_code = codes[int(np.argmin(code_summary["best_validation"]))]
-    best_width = widths[int(np.argmin(width_summary["best_validation"]))]
     save_results(args.out, {
         "data": str(data),
         "n_fit": len(x_fit),
         "n_validation": len(x_val),
         "epochs": epochs,
-        "best_code_size_by_validation": best_code,
-        "best_width_by_validation": best_width,
+        "best_code_size_by_validation": codes[int(np.argmin(code_summary["best_validation"]))],
+        "best_width_by_validation": widths[int(np.argmin(width_summary["best_validation"]))],
+        "best_run_by_validation": best,
+        "most_overfitting_run": most_overfit,
         "early_stopping_epoch": stopped.best_epoch + 1,
         "early_stopping_epochs_run": stopped.epochs,
         "test_mse_with_early_stopping": stopped_model.evaluate(data.x_test)["loss"],
