@@ -201,12 +201,14 @@ def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, c
 
 
 def log_y_axis(ax):
-    """A logarithmic y axis whose tick labels read as plain numbers (0.02, not 2 x 10^-2)."""
-    from matplotlib.ticker import FormatStrFormatter
+    """A logarithmic y axis whose tick labels read as plain numbers (0.02, not 2 x 10^-2); call after plotting."""
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    low, high = ax.get_ylim()
+    narrow = high / low < 20  # within about a decade the powers of ten alone would leave the axis bare
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if narrow else NullFormatter())
     ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
