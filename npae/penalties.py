@@ -141,7 +141,8 @@ class ActivityPenalty(Penalty):
         encoder = getattr(model, "encoder", None)
         if not isinstance(encoder, Sequential):
             raise TypeError(
-                f"{type(self).__name__}: the model needs an `encoder` Sequential to attach to, got {type(encoder).__name__}"
+                f"{type(self).__name__}: the model needs an `encoder` Sequential to attach to, "
+                f"got {type(encoder).__name__}"
             )
         encoder.add_penalty(self, self.layer)
 
@@ -149,7 +150,8 @@ class ActivityPenalty(Penalty):
         """Called by ``Sequential.add_penalty``: check the layer suits this penalty, remember where it sits."""
         if self._owner is not None:
             raise ValueError(
-                f"{type(self).__name__}: this penalty is already attached to a network; create one penalty object per model"
+                f"{type(self).__name__}: this penalty is already attached to a network; "
+                "create one penalty object per model"
             )
         self._check_structure(seq, index)
         self._owner = (seq, index)

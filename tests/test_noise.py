@@ -133,6 +133,11 @@ def test_bad_arguments_are_refused_by_name(make, match):
         make()
 
 
+def test_backward_before_forward_is_refused():
+    with pytest.raises(RuntimeError, match="call forward first"):
+        MaskingNoise(0.1).backward(np.zeros((2, 3)))
+
+
 def test_corrupt_refuses_integer_pixels():
     with pytest.raises(TypeError, match="float32 or float64"):
         MaskingNoise(0.1).corrupt(np.zeros((2, 3), dtype=np.uint8), 0)

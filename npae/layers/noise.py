@@ -29,7 +29,8 @@ from .base import FLOAT_DTYPES, Layer, as_generator, real_in_range
 
 def _check_array(x, where):
     if not isinstance(x, np.ndarray) or x.dtype.type not in FLOAT_DTYPES:
-        raise TypeError(f"{where}: x must be a float32 or float64 numpy array, got {getattr(x, 'dtype', type(x).__name__)}")
+        got = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(f"{where}: x must be a float32 or float64 numpy array, got {got}")
 
 
 class Corruption(Layer):
@@ -42,7 +43,6 @@ class Corruption(Layer):
         super().__init__(name=name)
         self.seed = int(rng) if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) else None
         self.rng = as_generator(rng)
-        self._keep = None
 
     def corrupt(self, x, rng):
         """A corrupted copy of ``x`` (same dtype); ``rng`` is a Generator or an int seed."""
@@ -60,9 +60,10 @@ class Corruption(Layer):
 
     def backward(self, dy):
         """``dx = dy * keep``: the gradient flows through the elements the corruption did not overwrite."""
-        if self._keep is None:
+        keep = self._saved("_keep")
+        if keep is None:
             return dy.copy()
-        return np.where(self._keep, dy, 0).astype(dy.dtype, copy=False)
+        return np.where(keep, dy, 0).astype(dy.dtype, copy=False)
 
     def _draw(self, x, rng):  # pragma: no cover - abstract
         raise NotImplementedError
