@@ -1,17 +1,16 @@
-"""10 - Semi-supervised learning: 60000 images, but only 100 of them labelled.
+"""10 - Semi-supervised learning: 60000 images, only 100 of them labelled. Do the other 59900 help?
 
-The story
----------
+The question
+------------
 Labels are expensive, images are cheap. With 100 labelled digits (10 per class) a classifier on raw pixels
-must learn 784 x 10 weights from 100 examples, and it will mostly memorise them. An autoencoder, though, can
-learn from all 60000 images without any label, and its 32-number code keeps what is needed to redraw a
-digit: stroke shapes, not individual pixels. A classifier on those codes has 32 x 10 weights to learn from
-the same 100 examples.
+must learn 784 x 10 weights from 100 examples. An autoencoder can learn from all 60000 images without any
+label, and a classifier on its 32-number code has only 32 x 10 weights to learn. The hope is that the code
+already sorts digits by kind, so that few labels suffice to name the groups.
 
 The classifier is **softmax regression**: ``p(y = k | x) = softmax(x W + b)_k`` with
 ``softmax(a)_k = e^{a_k} / sum_j e^{a_j}``, trained on the cross-entropy ``-log p(y_n | x_n)`` (in nats,
-averaged over the labelled examples) plus a weight decay ``lam/2 |W|^2`` (full batch, Adam). Three ways
-to use the unlabelled images:
+averaged over the labelled examples) plus a weight decay ``lam/2 |W|^2`` with lam = 1e-3 (full batch, Adam
+lr 1e-2, 300 steps). Three ways to use the unlabelled images:
 
 1. **none**: softmax regression on the raw pixels of the labelled digits;
 2. **pretraining**: train the dense autoencoder (784-256-128-32) on all training images, then softmax
@@ -20,14 +19,33 @@ to use the unlabelled images:
 3. **joint objective**: one network trained on both tasks at once. A classifier head ``h`` reads the code,
    and every step minimises
 
-       L = MSE(g(f(x)), x)  +  alpha * CE(h(f(x_l)), y_l)
+       L = MSE(g(f(x)), x)  +  alpha * CE(h(f(x_l)), y_l)          (alpha = 1)
 
    where the MSE is over the batch (plus the labelled images) and the cross-entropy over the labelled set.
-   The reconstruction term shapes the code with all images; the classification term bends it so that the
-   digit classes separate. Both gradients meet in the encoder: ``dL/dcode = dMSE/dcode + alpha dCE/dcode``.
+   The reconstruction term shapes the code with all images; the classification term pushes the digit
+   classes apart. Both gradients meet in the encoder: ``dL/dcode = dMSE/dcode + alpha dCE/dcode``.
 
 All three are tested on the 10000 test digits. A second experiment varies the number of labels (1 to 100
-per class) for pixels vs codes: the fewer the labels, the more the unlabelled data helps.
+per class) for pixels vs codes.
+
+What we found (full run, seed 0)
+--------------------------------
+Not what the hope says. With 100 labels, pixels give about 78% test accuracy, autoencoder codes about 74%,
+and the joint objective about 78%; codes trail pixels at every number of labels, and a 1-nearest-neighbour
+classifier tells the same story (73% on pixels, 72% on codes). Two reasons, both worth knowing:
+
+- an autoencoder's code keeps whatever redraws the pixels best, above all the position, thickness and
+  slant of the strokes; those vary within a class as much as between classes, and nothing in the MSE asks
+  the code to put the digit's identity first (walkthrough 02's 2-D maps show classes overlapping in PCA
+  of the codes; only t-SNE, which uses the neighbourhoods of all points, pulls them apart);
+- in the joint objective, the head memorises the 100 labelled digits within two epochs (the cross-entropy
+  falls below 0.001 nats, see ``joint_training.png``), after which the classification term has no gradient
+  left and only the reconstruction shapes the code. Smaller weights did worse in a trial run (alpha = 0.01:
+  75%, 0.1: 76%).
+
+Semi-supervised methods that do beat pixels by a wide margin on 100 MNIST labels model the classes in the
+unlabelled data themselves: the VAE with a label latent of Kingma et al. (2014), ladder networks, or label
+propagation over a neighbour graph.
 
 What to look at
 ---------------
@@ -52,7 +70,7 @@ from npae.penalties import WeightDecay
 from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 N_CLASSES = 10
-ALPHA = 0.01
+ALPHA = 1.0
 
 
 def check_labels(y, n, name="y"):
@@ -176,7 +194,7 @@ def bar_figure(accuracies, n_labels):
     ax.bar_label(bars, fmt="%.1f%%")
     ax.set_ylabel("test accuracy (%), 10000 digits")
     ax.set_ylim(0, 100)
-    ax.set_title(f"softmax regression from {n_labels} labelled digits: what the unlabelled images add",
+    ax.set_title(f"softmax regression from {n_labels} labelled digits: do the unlabelled images help?",
                  fontsize=10)
     fig.tight_layout()
     return fig
