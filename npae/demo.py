@@ -36,7 +36,7 @@ from .walkthrough import load_data, one_per_class, save_figure, save_results
 CODE_DIM = 32
 
 #: sizes chosen so that the full demo takes about two minutes on two cores
-FULL_PLAN = {"n_train": None, "n_test": None, "ae_epochs": 8, "vae_epochs": 8, "n_pca": 10000,
+FULL_PLAN = {"n_train": None, "n_test": None, "ae_epochs": 10, "vae_epochs": 10, "n_pca": 10000,
              "n_map": 1000, "tsne_iterations": 500, "n_loglik": 1000, "k_loglik": 100}
 QUICK_PLAN = {"n_train": 1000, "n_test": 300, "ae_epochs": 1, "vae_epochs": 1, "n_pca": 1000,
               "n_map": 150, "tsne_iterations": 260, "n_loglik": 50, "k_loglik": 10}
