@@ -25,7 +25,9 @@ Two fast ways to compute each map, chosen per layer by ``choose_path``:
   offset ``(a, e)`` is the shift of the flat index by ``a Wp + e``. Each kernel tap is then one long
   contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Wp + e]`` over
   ``t < (Ho - 1) Wp + Wo``; the ``Wp - Wo`` positions of each row that fall outside the output are computed
-  and dropped. No ``cols`` copy (9 times the input for 3x3), so it wins with few channels.
+  and dropped. No ``cols`` copy (9 times the input for 3x3), so it wins up to a few dozen channels. With
+  stride 1 the input gradient is a forward convolution too: of ``dy`` padded by ``K - 1 - p``, with the
+  weights flipped in space and their channel axes swapped.
 
 The references below are written for reading: one ``einsum`` per kernel offset ``(a, e)``.
 """
@@ -36,7 +38,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .jit import parallel_fast_kernel, parallel_kernel
+from .jit import inline_kernel, parallel_fast_kernel, parallel_kernel
 from .workspace import Workspace
 
 PATHS = ("gemm", "direct")
@@ -102,17 +104,17 @@ def conv2d_weight_grad_reference(x, dy, kernel_hw, stride, padding):
 
 @parallel_kernel
 def pad_images(x, ph, pw, out):
-    """``out[n, c] = x[n, c]`` surrounded by ``ph`` rows and ``pw`` columns of zeros (every entry written)."""
+    """``out[n, c, i + ph, j + pw] = x[n, c, i, j]`` wherever that lands inside ``out``, zeros elsewhere (every
+    entry of ``out`` is written). Negative ``ph``/``pw`` crop instead of padding."""
     n_img, n_ch, h, w = x.shape
+    i0, i1 = max(0, -ph), min(h, out.shape[2] - ph)  # the rows (columns) of x that land inside out
+    j0, j1 = max(0, -pw), min(w, out.shape[3] - pw)
     for n in prange(n_img):
         for c in range(n_ch):
-            out[n, c, :ph, :] = 0
-            out[n, c, ph + h :, :] = 0
-            for i in range(h):
-                row = out[n, c, ph + i]
-                row[:pw] = 0
-                row[pw : pw + w] = x[n, c, i]
-                row[pw + w :] = 0
+            plane = out[n, c]
+            plane[:, :] = 0
+            for i in range(i0, i1):
+                plane[i + ph, j0 + pw : j1 + pw] = x[n, c, i, j0:j1]
 
 
 @parallel_kernel
@@ -185,30 +187,58 @@ def from_channel_major(src, bias, out):
 
 # ----------------------------------------------------------------------------------------------
 # Numba kernels: direct convolution, stride 1, on the flattened padded image (see the module docstring)
+#
+# A multiply-add streaming through memory is limited by loads and stores, not arithmetic. So each pass
+# applies three adjacent kernel columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to two
+# output channels: six multiply-adds per three loads and two stores. The helpers are inlined into the
+# kernels so that LLVM sees the accumulators are separate arrays and vectorises the loops over ``t``.
 # ----------------------------------------------------------------------------------------------
+
+
+@inline_kernel
+def _accumulate_row(acc0, acc1, row, w0, w1, span):
+    """``acc0[t] += sum_e w0[e] row[t + e]`` and ``acc1[t] += sum_e w1[e] row[t + e]`` for ``t < span``."""
+    kw = w0.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        u0, u1, u2 = w0[e], w0[e + 1], w0[e + 2]
+        v0, v1, v2 = w1[e], w1[e + 1], w1[e + 2]
+        for t in range(span):
+            s0, s1, s2 = src[t], src[t + 1], src[t + 2]
+            acc0[t] += u0 * s0 + u1 * s1 + u2 * s2
+            acc1[t] += v0 * s0 + v1 * s1 + v2 * s2
+    for e in range(full, kw):
+        src = row[e : e + span]
+        u0, v0 = w0[e], w1[e]
+        for t in range(span):
+            acc0[t] += u0 * src[t]
+            acc1[t] += v0 * src[t]
 
 
 @parallel_fast_kernel
 def conv2d_forward_direct(xp, w, b, y):
-    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1)."""
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1).
+
+    Output channels go in pairs ``(o, o + 1)``; with an odd count the last channel is paired with itself."""
     n_img, n_in, hp, wp = xp.shape
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
     span = (ho - 1) * wp + wo
     for n in prange(n_img):
         flat = xp[n].reshape(n_in, hp * wp)
-        acc = np.empty(span, dtype=y.dtype)
-        for o in range(n_out):
-            acc[:] = b[o]
+        acc0 = np.empty(span, dtype=y.dtype)
+        acc1 = np.empty(span, dtype=y.dtype)
+        for o in range(0, n_out, 2):
+            o1 = min(o + 1, n_out - 1)
+            acc0[:] = b[o]
+            acc1[:] = b[o1]
             for c in range(n_in):
                 for a in range(kh):
-                    for e in range(kw):
-                        weight = w[o, c, a, e]
-                        src = flat[c, a * wp + e : a * wp + e + span]
-                        for t in range(span):
-                            acc[t] += weight * src[t]
+                    _accumulate_row(acc0, acc1, flat[c, a * wp :], w[o, c, a], w[o1, c, a], span)
             for i in range(ho):
-                y[n, o, i] = acc[i * wp : i * wp + wo]
+                y[n, o, i] = acc0[i * wp : i * wp + wo]
+                y[n, o1, i] = acc1[i * wp : i * wp + wo]
 
 
 @parallel_kernel
@@ -223,73 +253,79 @@ def _spread_rows(dy, wp, out):
                 row[i * wp : i * wp + wo] = dy[n, o, i]
 
 
-@parallel_fast_kernel
-def conv2d_input_grad_direct(dy_wide, w, ph, pw, dx):
-    """``dxp[n, c, i + a, j + e] += W[o, c, a, e] dy[n, o, i, j]`` (stride 1), then ``dx = dxp`` cropped.
-
-    ``dy_wide`` is ``dy`` with rows spread to the padded width (``_spread_rows``), zeros in the gaps, so the
-    flat shifted multiply-add covers exactly the true outputs."""
-    n_img, n_in, h, wd = dx.shape
-    n_out, _, kh, kw = w.shape
-    hp, wp = h + 2 * ph, wd + 2 * pw
-    span = dy_wide.shape[2]
-    for n in prange(n_img):
-        dxp = np.zeros((n_in, hp * wp), dtype=dx.dtype)
-        for c in range(n_in):
-            for o in range(n_out):
-                src = dy_wide[n, o]
-                for a in range(kh):
-                    for e in range(kw):
-                        weight = w[o, c, a, e]
-                        dst = dxp[c, a * wp + e : a * wp + e + span]
-                        for t in range(span):
-                            dst[t] += weight * src[t]
-            for i in range(h):
-                dx[n, c, i] = dxp[c, (ph + i) * wp + pw : (ph + i) * wp + pw + wd]
+@inline_kernel
+def _correlate_row(g0, g1, d0, d1, row, span, zero):
+    """``g0[e] += sum_{t < span} d0[t] row[t + e]`` and ``g1[e] += sum_t d1[t] row[t + e]`` for every kernel
+    column ``e`` (``zero``: 0 in the dtype)."""
+    kw = g0.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        p0 = p1 = p2 = q0 = q1 = q2 = zero
+        for t in range(span):
+            s0, s1, s2 = src[t], src[t + 1], src[t + 2]
+            p0 += d0[t] * s0
+            p1 += d0[t] * s1
+            p2 += d0[t] * s2
+            q0 += d1[t] * s0
+            q1 += d1[t] * s1
+            q2 += d1[t] * s2
+        g0[e] += p0
+        g0[e + 1] += p1
+        g0[e + 2] += p2
+        g1[e] += q0
+        g1[e + 1] += q1
+        g1[e + 2] += q2
+    for e in range(full, kw):
+        src = row[e : e + span]
+        p0 = q0 = zero
+        for t in range(span):
+            p0 += d0[t] * src[t]
+            q0 += d1[t] * src[t]
+        g0[e] += p0
+        g1[e] += q0
 
 
 @parallel_fast_kernel
 def conv2d_weight_grad_direct(xp, dy_wide, partial):
     """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
 
-    Group ``g`` of the ``G = partial.shape[0]`` groups sums samples ``g, g + G, ...`` into ``partial[g]``;
-    the caller adds the groups, so threads never write the same memory."""
+    ``dy_wide`` is ``dy`` with rows spread to the padded width (``_spread_rows``), zeros in the gaps, so the
+    shifted dot products count exactly the true outputs. Output channels go in pairs (an odd last channel
+    is paired with itself, its twin's sums going to a scratch row). Group ``g`` of ``G = partial.shape[0]``
+    sums samples ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups, so no two threads write
+    the same memory."""
     n_img, n_in, hp, wp = xp.shape
     n_groups, n_out, _, kh, kw = partial.shape
     span = dy_wide.shape[2]
     zero = np.zeros(1, dtype=partial.dtype)[0]
     for g in prange(n_groups):
-        acc = partial[g]
-        acc[...] = 0
+        part = partial[g]
+        part[...] = 0
+        scratch = np.zeros(kw, dtype=partial.dtype)
         for n in range(g, n_img, n_groups):
             flat = xp[n].reshape(n_in, hp * wp)
-            for o in range(n_out):
-                grad = dy_wide[n, o]
+            for o in range(0, n_out, 2):
+                o1 = min(o + 1, n_out - 1)
                 for c in range(n_in):
                     for a in range(kh):
-                        for e in range(kw):
-                            src = flat[c, a * wp + e : a * wp + e + span]
-                            total = zero
-                            for t in range(span):
-                                total += grad[t] * src[t]
-                            acc[o, c, a, e] += total
+                        twin = part[o1, c, a] if o1 != o else scratch
+                        _correlate_row(part[o, c, a], twin, dy_wide[n, o], dy_wide[n, o1], flat[c, a * wp :], span, zero)
 
 
 # ----------------------------------------------------------------------------------------------
 # The convolution as used by the layers: geometry, path choice and reusable scratch
 # ----------------------------------------------------------------------------------------------
 
-#: the gemm path wins once the matrix product has enough rows and depth (measured on the ConvAE shapes)
-GEMM_MIN_OUT_CHANNELS = 8
-GEMM_MIN_PATCH = 32
+#: Measured (float32, 3x3, one thread, forward + backward): the direct path is faster on all four ConvAE
+#: convolutions (1->16 and 16->1 at 28x28, 16->32 and 32->16 at 14x14) and still even at 32->32; BLAS wins
+#: from 64->64 on, where each output pixel is a long enough dot product for a blocked matrix product.
+DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
 
 
 def choose_path(in_channels, out_channels, kernel_hw, stride):
-    """``"direct"`` for stride-1 convolutions with few channels, ``"gemm"`` otherwise."""
-    if tuple(stride) != (1, 1):
-        return "gemm"
-    patch = in_channels * kernel_hw[0] * kernel_hw[1]
-    if out_channels >= GEMM_MIN_OUT_CHANNELS and patch >= GEMM_MIN_PATCH:
+    """``"direct"`` for stride-1 convolutions with ``in * out <= 1024`` channels, ``"gemm"`` otherwise."""
+    if tuple(stride) != (1, 1) or in_channels * out_channels > DIRECT_MAX_CHANNEL_PRODUCT:
         return "gemm"
     return "direct"
 
@@ -342,56 +378,68 @@ class Convolution:
         """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]`` for the last forward."""
         if self._saved is None:
             raise RuntimeError("weight_grad: needs a forward pass first (and must come before input_grad)")
-        path, saved, w_shape = self._saved
-        return self._weight_grad(self._prepare(dy, path, saved.shape[-1] if path == "direct" else None))
+        if self._saved[0] == "direct":
+            return self._weight_grad_direct(dy)
+        return self._weight_grad_gemm(self._channel_major(dy))
 
     def input_grad(self, dy, w, input_hw):
         """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``."""
-        path = self.path_for(w.shape[1], w.shape[0], w.shape[2:])
-        return self._input_grad(self._prepare(dy, path, input_hw[1] + 2 * self.padding[1]), w, input_hw)
+        if self.path_for(w.shape[1], w.shape[0], w.shape[2:]) == "direct":
+            return self._input_grad_direct(dy, w, input_hw)
+        return self._input_grad_gemm(self._channel_major(dy), dy.shape, w, input_hw)
 
     def backward(self, dy, w, input_hw):
-        """``(dx, dW)`` of the last forward; the weight gradient comes first, as the input gradient reuses
-        its scratch, and ``dy`` is brought to the path's layout once for both."""
+        """``(dx, dW)`` of the last forward. The weight gradient comes first, as the gemm path's input
+        gradient reuses its scratch; the gemm path brings ``dy`` to channel-major layout once for both."""
         if self._saved is None:
             raise RuntimeError("backward: needs a forward pass first")
-        path = self._saved[0]
-        prepared = self._prepare(dy, path, input_hw[1] + 2 * self.padding[1])
-        dw = self._weight_grad(prepared)
-        return self._input_grad(prepared, w, input_hw), dw
+        if self._saved[0] == "direct":
+            dw = self._weight_grad_direct(dy)
+            return self._input_grad_direct(dy, w, input_hw), dw
+        dy_cm = self._channel_major(dy)
+        dw = self._weight_grad_gemm(dy_cm)
+        return self._input_grad_gemm(dy_cm, dy.shape, w, input_hw), dw
 
-    # --- the two paths ----------------------------------------------------------------------------
-    def _prepare(self, dy, path, padded_width):
-        """``dy`` in the layout its path multiplies: channel-major (O, N Ho Wo) for gemm, rows spread to
-        the padded width for direct. Returns ``(path, dy_shape, array)``."""
+    # --- direct path (stride 1) -----------------------------------------------------------------
+    def _weight_grad_direct(self, dy):
+        _, xp, w_shape = self._saved
         n, o, ho, wo = dy.shape
-        if path == "direct":
-            out = self.workspace.get("dy_wide", (n, o, (ho - 1) * padded_width + wo), dy.dtype)
-            _spread_rows(dy, padded_width, out)
-        else:
-            out = self.workspace.get("channel_major", (o, n * ho * wo), dy.dtype)
-            to_channel_major(dy, out)
-        return path, dy.shape, out
+        dy_wide = self.workspace.get("dy_wide", (n, o, (ho - 1) * xp.shape[3] + wo), dy.dtype)
+        _spread_rows(dy, xp.shape[3], dy_wide)
+        groups = min(n, 4 * numba.get_num_threads())
+        partial = self.workspace.get("partial", (groups,) + w_shape, dy.dtype)
+        conv2d_weight_grad_direct(xp, dy_wide, partial)
+        return partial.sum(axis=0)
 
-    def _weight_grad(self, prepared):
-        path, dy_shape, dy_arranged = prepared
-        _, saved, w_shape = self._saved
-        if path == "direct":
-            groups = min(dy_shape[0], 4 * numba.get_num_threads())
-            partial = self.workspace.get("partial", (groups,) + w_shape, saved.dtype)
-            conv2d_weight_grad_direct(saved, dy_arranged, partial)
-            return partial.sum(axis=0)
-        return (dy_arranged @ saved.T).reshape(w_shape)
+    def _input_grad_direct(self, dy, w, input_hw):
+        """Stride 1: ``dx[n, c, i, j] = sum_{o, a, e} W[o, c, a, e] dy[n, o, i + ph - a, j + pw - e]``, a forward
+        convolution of ``dy`` padded by ``K - 1 - p`` (cropped if negative) with the weights flipped in both
+        spatial axes and their channel axes swapped."""
+        (n, o, ho, wo), (_, c, kh, kw), (ph, pw) = dy.shape, w.shape, self.padding
+        qh, qw = kh - 1 - ph, kw - 1 - pw
+        dyp = self.workspace.get("dy_padded", (n, o, ho + 2 * qh, wo + 2 * qw), dy.dtype)
+        pad_images(dy, qh, qw, dyp)
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        dx = np.empty((n, c) + tuple(input_hw), dtype=dy.dtype)
+        conv2d_forward_direct(dyp, flipped, np.zeros(c, dtype=dy.dtype), dx)
+        return dx
 
-    def _input_grad(self, prepared, w, input_hw):
-        path, (n, o, ho, wo), dy_arranged = prepared
-        (_, c, kh, kw), (ph, pw) = w.shape, self.padding
-        dx = np.empty((n, c) + tuple(input_hw), dtype=dy_arranged.dtype)
-        if path == "direct":
-            conv2d_input_grad_direct(dy_arranged, w, ph, pw, dx)
-            return dx
-        cols = self.workspace.get("cols", (c * kh * kw, n * ho * wo), dy_arranged.dtype)
-        np.matmul(w.reshape(o, -1).T, dy_arranged, out=cols)
+    # --- gemm path ------------------------------------------------------------------------------
+    def _channel_major(self, dy):
+        n, o, ho, wo = dy.shape
+        dy_cm = self.workspace.get("channel_major", (o, n * ho * wo), dy.dtype)
+        to_channel_major(dy, dy_cm)
+        return dy_cm
+
+    def _weight_grad_gemm(self, dy_cm):
+        _, cols, w_shape = self._saved
+        return (dy_cm @ cols.T).reshape(w_shape)
+
+    def _input_grad_gemm(self, dy_cm, dy_shape, w, input_hw):
+        (n, o, ho, wo), (_, c, kh, kw), (ph, pw) = dy_shape, w.shape, self.padding
+        cols = self.workspace.get("cols", (c * kh * kw, n * ho * wo), dy_cm.dtype)
+        np.matmul(w.reshape(o, -1).T, dy_cm, out=cols)
         self._saved = None  # cols now hold the gradient, no longer the forward's patches
+        dx = np.empty((n, c) + tuple(input_hw), dtype=dy_cm.dtype)
         col2im(cols, kh, kw, self.stride[0], self.stride[1], ph, pw, ho, wo, dx)
         return dx
