@@ -10,7 +10,7 @@ from npae import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from npae.gradcheck import check_layer, relative_error
 from npae.layers.activations import get_activation
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 SMOOTH = [Sigmoid, Tanh, Softplus, Identity]
 ALL = [ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, ELU, Identity]

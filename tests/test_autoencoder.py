@@ -8,7 +8,7 @@ from npae import Autoencoder, Dense, Sequential, Sigmoid, Tanh
 from npae.gradcheck import numerical_gradient, relative_error
 from npae.models.zoo import dense_autoencoder
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 
 def tiny_data(n=300, d=12, seed=0):

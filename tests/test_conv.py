@@ -13,7 +13,7 @@ from npae.gradcheck import check_layer
 from npae.models import zoo
 from npae.training import gradient_slots
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 
 @pytest.fixture(autouse=True)

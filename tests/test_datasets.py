@@ -8,7 +8,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from conftest import mnist_dir, requires_mnist
+from support import mnist_dir, requires_mnist
 from npae import datasets
 from npae.datasets import (
     DatasetNotFoundError, binarize, load_dataset, load_fashion_mnist, load_mnist, synthetic_digits,

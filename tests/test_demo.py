@@ -9,7 +9,7 @@ import pytest
 
 from npae import datasets, demo
 
-from conftest import mnist_dir, requires_mnist
+from support import mnist_dir, requires_mnist
 
 FIGURES = ("reconstructions", "best_worst", "training_curves_ae", "training_curves_vae", "code_histograms_ae",
            "code_histograms_vae", "code_map", "vae_samples", "interpolation")

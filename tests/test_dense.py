@@ -8,7 +8,7 @@ from npae import Dense, Flatten, Reshape, Sequential, Sigmoid, Tanh
 from npae.gradcheck import check_layer
 from npae.layers.base import init_weight
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 
 @given(n=st.integers(1, 5), d_in=st.integers(1, 8), d_out=st.integers(1, 8), seed=st.integers(0, 2**16),

@@ -11,7 +11,7 @@ No rank-k linear map beats PCA on its own training data (Eckart & Young 1936), w
 import numpy as np
 import pytest
 
-from conftest import mnist_dir, requires_mnist
+from support import mnist_dir, requires_mnist
 from npae import PCA, Adam, Autoencoder, CosineDecay, Dense, Sequential
 from npae.models.pca import principal_angles
 

@@ -10,7 +10,7 @@ from npae import MSE, BinaryCrossEntropy
 from npae.gradcheck import check_loss
 from npae.losses import get_loss
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 
 @given(cls=st.sampled_from([MSE, BinaryCrossEntropy]), reduction=st.sampled_from(["mean", "sum"]),

@@ -9,7 +9,7 @@ from npae.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, 
 from npae.losses import MSE
 from npae.models import Autoencoder
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 NOISES = {
     "gaussian": lambda rng=None: GaussianNoise(0.5, rng=rng),

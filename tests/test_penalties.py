@@ -17,7 +17,7 @@ from npae.penalties import (
     Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay, jacobian_frobenius_sq,
 )
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 SMOOTH_ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus}
 

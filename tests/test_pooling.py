@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from npae import AvgPool2D, MaxPool2D
 from npae.gradcheck import check_layer
 
-from conftest import GRAD_TOL, mnist_dir, requires_mnist
+from support import GRAD_TOL, mnist_dir, requires_mnist
 
 
 @pytest.fixture(autouse=True)

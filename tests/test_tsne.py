@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 from npae.gradcheck import check_function, relative_error
 from npae.manifold import (
     PARALLEL_MIN_POINTS, TSNE, _kl_gradient_row, _kl_gradient_rows_parallel, _kl_gradient_rows_serial,

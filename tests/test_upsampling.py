@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from npae import UpSampling2D
 from npae.gradcheck import check_layer
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from npae.models.vae import (
 )
 from npae.models.zoo import mlp_vae
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 D, LATENT, N_CLASSES = 6, 2, 3
 

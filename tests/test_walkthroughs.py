@@ -22,7 +22,7 @@ from npae import walkthrough
 from npae.gradcheck import check_loss
 from npae.losses import SoftmaxCrossEntropy, log_softmax, one_hot
 
-from conftest import GRAD_TOL
+from support import GRAD_TOL
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "walkthroughs").glob("[0-9][0-9]_*.py"))
