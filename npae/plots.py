@@ -201,15 +201,13 @@ def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, c
 
 
 def log_y_axis(ax):
-    """A logarithmic y axis whose tick labels read as plain numbers (0.02, not 2 x 10^-2); call after plotting."""
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    """A logarithmic y axis ticked at 1, 2 and 5 times the powers of ten, labelled as plain numbers (0.02)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    low, high = ax.get_ylim()
-    narrow = high / low < 20  # within about a decade the powers of ten alone would leave the axis bare
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if narrow else NullFormatter())
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _history_dict(h):

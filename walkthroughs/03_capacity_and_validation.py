@@ -90,13 +90,15 @@ def sweep_figure(x, summary, xlabel, title):
 
 
 def early_stopping_figure(stopped, full, name, patience):
+    """The all-epochs run underneath, the early-stopped run on top, the stop and the restored epoch marked."""
     fig = plots.training_curves(
-        [stopped, full], [f"{name}, early stopping", f"{name}, all epochs"], ylabel="MSE per pixel", logy=True,
+        [full, stopped], [f"{name}, all epochs", f"{name}, early stopping"], ylabel="MSE per pixel", logy=True,
         title=f"early stopping (patience {patience}): stop when validation stops improving, keep the best epoch",
     )
     ax = fig.axes[0]
-    ax.axvline(stopped.best_epoch + 1, color="k", linestyle=":", label=f"restored epoch {stopped.best_epoch + 1}")
-    ax.legend(fontsize=8)
+    ax.axvline(stopped.best_epoch + 1, color="k", linestyle=":", label=f"best epoch {stopped.best_epoch + 1} (restored)")
+    ax.axvline(stopped.epochs, color="gray", linestyle="-.", label=f"stopped after epoch {stopped.epochs}")
+    ax.legend(fontsize=7)
     return fig
 
 
