@@ -33,6 +33,14 @@ What to look at
 - ``reconstructions.png``: one test digit of each class, reconstructed by the three models.
 - ``training_curves.png``: train and test MSE per epoch of both autoencoders.
 
+What we found (full run, seed 0)
+--------------------------------
+Test MSE per pixel at k = 32: PCA 0.0168, linear autoencoder 0.0169 (PCA's floor, reached within 1%), dense
+autoencoder 0.0076 after 10 epochs, less than half of PCA's. The 32 principal angles between the linear
+autoencoder's decoder span and PCA's subspace have a median of 2 degrees and a maximum of 7 (the last
+directions, whose variances are nearly tied, converge slowest). The dense autoencoder beats PCA at every
+code size, by the widest margin at small codes (k = 2: 0.039 vs 0.056).
+
 Full run: 60000 training images, 10 epochs per autoencoder, code sizes 2-64 for the sweep.
 """
 

@@ -33,6 +33,15 @@ What to look at
 - ``early_stopping.png``: the most overfitting run with and without early stopping; the dotted line marks
   the restored epoch.
 
+What we found (full run, seed 0)
+--------------------------------
+The training error keeps falling with capacity while the validation error levels off: code size 64 has the
+lowest validation error (0.0159 at its best epoch), 128 is no better (0.0161), and the gap between train and
+validation grows from 1.4x at k = 2 to 3.7x at k = 64. Among widths, 256 is best (0.0161) and 1024 worse
+(0.0187). The run that overfits most is code size 8: its validation error bottoms out at epoch 42 (0.0305)
+and climbs to 0.0355 by epoch 150. With early stopping (patience 10) it stops after epoch 52, restores epoch
+42, and its test error is 0.0298 instead of 0.0346 for the same model trained for all 150 epochs.
+
 Full run: 1000 training / 5000 validation images, 150 epochs per model.
 """
 
