@@ -31,7 +31,7 @@ The story
 What we found (full run, seed 0)
 --------------------------------
 Test MSE per pixel 0.0165 after epoch 1, 0.0076 after epoch 10. The best reconstructions are all 1s, the
-worst are unusually shaped 6s, 8s and loopy 2s. Decoded random codes lie far from every real digit: their MSE
+worst are unusually written 6s and 8s. Decoded random codes lie far from every real digit: their MSE
 to the nearest test digit is 0.046 for the fitted Gaussian and 0.056 for N(0, I), against 0.026 for
 reconstructions of real digits. In 2-D the classes stay apart only in the t-SNE map (5-NN accuracy 0.89,
 against 0.30 for PCA and 0.31 for kernel PCA).
