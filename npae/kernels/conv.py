@@ -323,7 +323,7 @@ def conv2d_weight_grad_direct(xp, dy_wide, partial):
 DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
 
 
-def choose_path(in_channels, out_channels, kernel_hw, stride):
+def choose_path(in_channels, out_channels, stride):
     """``"direct"`` for stride-1 convolutions with ``in * out <= 1024`` channels, ``"gemm"`` otherwise."""
     if tuple(stride) != (1, 1) or in_channels * out_channels > DIRECT_MAX_CHANNEL_PRODUCT:
         return "gemm"
@@ -350,9 +350,9 @@ class Convolution:
         self.workspace = Workspace()
         self._saved = None
 
-    def path_for(self, in_channels, out_channels, kernel_hw):
-        """The path this convolution takes for these channel counts and kernel size."""
-        return self.path or choose_path(in_channels, out_channels, kernel_hw, self.stride)
+    def path_for(self, in_channels, out_channels):
+        """The path this convolution takes for these channel counts."""
+        return self.path or choose_path(in_channels, out_channels, self.stride)
 
     def forward(self, x, w, b):
         """``y = conv(x, W) + b``; see the module docstring for the formula."""
@@ -362,7 +362,7 @@ class Convolution:
         xp = self.workspace.get("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype)
         pad_images(x, ph, pw, xp)
         y = np.empty((n, o, ho, wo), dtype=x.dtype)
-        if self.path_for(c, o, (kh, kw)) == "direct":
+        if self.path_for(c, o) == "direct":
             conv2d_forward_direct(xp, w, b, y)
             self._saved = ("direct", xp, w.shape)
             return y
@@ -384,7 +384,7 @@ class Convolution:
 
     def input_grad(self, dy, w, input_hw):
         """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``."""
-        if self.path_for(w.shape[1], w.shape[0], w.shape[2:]) == "direct":
+        if self.path_for(w.shape[1], w.shape[0]) == "direct":
             return self._input_grad_direct(dy, w, input_hw)
         return self._input_grad_gemm(self._channel_major(dy), dy.shape, w, input_hw)
 
