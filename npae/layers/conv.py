@@ -13,14 +13,18 @@ from .base import DEFAULT_DTYPE, Layer, as_generator, check_float_dtype, init_bi
 from .spatial import bounded_pair, check_fits, check_gradient, check_images
 
 
-def _init_params(init, shape, rng, dtype):
-    """``W`` of ``shape`` and ``b`` of ``shape[1]`` (transposed) or ``shape[0]`` channels.
+def _init_params(init, shape, bias_size, rng, dtype):
+    """``{"W": shape, "b": (bias_size,)}`` from the scheme ``init``.
 
     Fans follow PyTorch, read from the weight layout: ``fan_in = shape[1] KH KW``, ``fan_out = shape[0] KH KW``."""
     receptive = shape[2] * shape[3]
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
     rng = as_generator(rng)
-    return init_weight(init, shape, fan_in, fan_out, rng, dtype), rng, fan_in
+    dtype = check_float_dtype(dtype)
+    return {
+        "W": init_weight(init, shape, fan_in, fan_out, rng, dtype),
+        "b": init_bias(init, (bias_size,), fan_in, rng, dtype),
+    }
 
 
 class Conv2D(Layer):
@@ -45,8 +49,7 @@ class Conv2D(Layer):
         self.padding = bounded_pair(padding, "padding", 0)
         self.init = init
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        w, rng, fan_in = _init_params(init, shape, rng, check_float_dtype(dtype))
-        self.params = {"W": w, "b": init_bias(init, (self.out_channels,), fan_in, rng, w.dtype.type)}
+        self.params = _init_params(init, shape, self.out_channels, rng, dtype)
         self.zero_grads()
         self._conv = Convolution(self.stride, self.padding)
         self._output = None
@@ -114,8 +117,7 @@ class Conv2DTranspose(Layer):
             )
         self.init = init
         shape = (self.in_channels, self.out_channels) + self.kernel_size
-        w, rng, fan_in = _init_params(init, shape, rng, check_float_dtype(dtype))
-        self.params = {"W": w, "b": init_bias(init, (self.out_channels,), fan_in, rng, w.dtype.type)}
+        self.params = _init_params(init, shape, self.out_channels, rng, dtype)
         self.zero_grads()
         self._conv = Convolution(self.stride, self.padding)
         self._output = None
