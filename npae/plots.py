@@ -201,11 +201,16 @@ def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, c
 
 
 def log_y_axis(ax):
-    """A logarithmic y axis ticked at 1, 2 and 5 times the powers of ten, labelled as plain numbers (0.02)."""
+    """A logarithmic y axis ticked at 1, 2 and 5 times the powers of ten (every multiple on a short axis),
+    labelled as plain numbers (0.02, not 2 x 10^-2); call it after plotting, it reads the data limits."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_ylim()
+    subs = (1.0, 2.0, 5.0)
+    if sum(low <= m * 10.0**e <= high for m in subs for e in range(-12, 13)) < 3:
+        subs = tuple(float(m) for m in range(1, 10))  # a short axis: label every integer multiple
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 

@@ -195,3 +195,17 @@ def test_channel_maps_share_one_scale_and_a_colorbar(rng):
         plots.channel_maps(kernels[0])
     with pytest.raises(ValueError, match=r"titles: expected 5 titles \(one per map\), got 2"):
         plots.channel_maps(kernels, titles=["a", "b"])
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0.04, 0.009], {"0.01", "0.02", "0.03", "0.04"}),   # short axis: every multiple is labelled
+    ([0.1, 0.0004], {"0.001", "0.002", "0.005", "0.01", "0.1"}),  # several decades: 1, 2, 5
+])
+def test_log_axes_are_labelled_with_plain_numbers(values, expected):
+    fig = plots.line_plot([1, 2], {"loss": values}, logy=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    labels = {t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if low <= v <= high}
+    assert expected <= labels
+    assert not any("10^" in label or "times" in label for label in labels)
