@@ -130,10 +130,6 @@ def test_conv_model_agrees_across_cold_and_warm_processes(tmp_path, conv_here):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs at least 2 Numba threads")
-@pytest.mark.xfail(strict=True, reason=(
-    "Convolution._weight_grad splits the batch into min(N, 4 * numba.get_num_threads()) partial sums on the "
-    "direct path, so dW's summation order, and the last bits of trained weights, depend on the thread count"
-))
 def test_conv_weight_gradient_does_not_depend_on_the_thread_count():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 3, 12, 12)).astype(np.float32)

@@ -34,7 +34,6 @@ The references below are written for reading: one ``einsum`` per kernel offset `
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
@@ -42,6 +41,12 @@ from .jit import inline_kernel, parallel_fast_kernel, parallel_kernel
 from .workspace import Workspace
 
 PATHS = ("gemm", "direct")
+
+
+# dW is summed in this many partial sums (one per group of images), a fixed number so that the summation
+# order, and so the last bits of trained weights, do not depend on the thread count (8 divides the work
+# evenly over 1, 2, 4 or 8 threads).
+WEIGHT_GRAD_GROUPS = 8
 
 
 def output_size(size, kernel, stride, padding):
@@ -407,7 +412,7 @@ class Convolution:
         n, o, ho, wo = dy.shape
         dy_wide = self.workspace.get("dy_wide", (n, o, (ho - 1) * xp.shape[3] + wo), dy.dtype)
         _spread_rows(dy, xp.shape[3], dy_wide)
-        groups = min(n, 4 * numba.get_num_threads())
+        groups = min(n, WEIGHT_GRAD_GROUPS)
         partial = self.workspace.get("partial", (groups,) + w_shape, dy.dtype)
         conv2d_weight_grad_direct(xp, dy_wide, partial)
         return partial.sum(axis=0)
