@@ -28,7 +28,8 @@ def check_outputs(out, results):
     saved = json.loads((out / "results.json").read_text())
     for key in ("pca_mse", "ae_mse", "vae_mse", "vae_nelbo", "vae_nll", "total"):
         assert math.isfinite(saved[key]) and saved[key] > 0, key
-    assert saved["vae_nll"] <= saved["vae_nelbo"] + 5.0  # the importance-weighted bound is (about) tighter
+    # on the same images the importance-weighted bound is tighter (up to the noise of one sampled z per image)
+    assert saved["vae_nll"] <= saved["vae_nelbo_subset"] + 2.0
     return report
 
 
