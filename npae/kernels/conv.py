@@ -38,6 +38,7 @@ import numpy as np
 from numba import prange
 
 from .jit import inline_kernel, parallel_fast_kernel, parallel_kernel
+from .rows import copy, fill
 from .workspace import Workspace
 
 PATHS = ("gemm", "direct")
@@ -116,10 +117,9 @@ def pad_images(x, ph, pw, out):
     j0, j1 = max(0, -pw), min(w, out.shape[3] - pw)
     for n in prange(n_img):
         for c in range(n_ch):
-            plane = out[n, c]
-            plane[:, :] = 0
+            fill(out[n, c].reshape(out.shape[2] * out.shape[3]), 0)
             for i in range(i0, i1):
-                plane[i + ph, j0 + pw : j1 + pw] = x[n, c, i, j0:j1]
+                copy(out[n, c, i + ph, j0 + pw : j1 + pw], x[n, c, i, j0:j1])
 
 
 @parallel_kernel
@@ -134,11 +134,8 @@ def im2col(xp, kh, kw, sh, sw, ho, wo, cols):
                     dst = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
                     for i in range(ho):
                         src = xp[n, c, i * sh + a]
-                        if sw == 1:
-                            dst[i * wo : (i + 1) * wo] = src[e : e + wo]
-                        else:
-                            for j in range(wo):
-                                dst[i * wo + j] = src[j * sw + e]
+                        for j in range(wo):
+                            dst[i * wo + j] = src[j * sw + e]
 
 
 @parallel_kernel
@@ -148,23 +145,18 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
     n_img, n_ch, h, w = dx.shape
     hw = ho * wo
     for n in prange(n_img):
-        dxp = np.zeros((n_ch, h + 2 * ph, w + 2 * pw), dtype=dx.dtype)
+        dxp = np.empty((n_ch, h + 2 * ph, w + 2 * pw), dtype=dx.dtype)
+        fill(dxp.reshape(dxp.size), 0)
         for c in range(n_ch):
             for a in range(kh):
                 for e in range(kw):
                     src = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
                     for i in range(ho):
                         row = dxp[c, i * sh + a]
-                        if sw == 1:
-                            seg = row[e : e + wo]
-                            part = src[i * wo : (i + 1) * wo]
-                            for j in range(wo):
-                                seg[j] += part[j]
-                        else:
-                            for j in range(wo):
-                                row[j * sw + e] += src[i * wo + j]
+                        for j in range(wo):
+                            row[j * sw + e] += src[i * wo + j]
             for i in range(h):
-                dx[n, c, i] = dxp[c, ph + i, pw : pw + w]
+                copy(dx[n, c, i], dxp[c, ph + i, pw : pw + w])
 
 
 @parallel_kernel
@@ -174,7 +166,7 @@ def to_channel_major(y, out):
     hw = y.shape[2] * y.shape[3]
     for n in prange(n_img):
         for o in range(n_ch):
-            out[o, n * hw : (n + 1) * hw] = y[n, o].reshape(hw)
+            copy(out[o, n * hw : (n + 1) * hw], y[n, o].reshape(hw))
 
 
 @parallel_kernel
@@ -237,14 +229,14 @@ def conv2d_forward_direct(xp, w, b, y):
         acc1 = np.empty(span, dtype=y.dtype)
         for o in range(0, n_out, 2):
             o1 = min(o + 1, n_out - 1)
-            acc0[:] = b[o]
-            acc1[:] = b[o1]
+            fill(acc0, b[o])
+            fill(acc1, b[o1])
             for c in range(n_in):
                 for a in range(kh):
                     _accumulate_row(acc0, acc1, flat[c, a * wp :], w[o, c, a], w[o1, c, a], span)
             for i in range(ho):
-                y[n, o, i] = acc0[i * wp : i * wp + wo]
-                y[n, o1, i] = acc1[i * wp : i * wp + wo]
+                copy(y[n, o, i], acc0[i * wp : i * wp + wo])
+                copy(y[n, o1, i], acc1[i * wp : i * wp + wo])
 
 
 @parallel_kernel
@@ -254,9 +246,9 @@ def _spread_rows(dy, wp, out):
     for n in prange(n_img):
         for o in range(n_out):
             row = out[n, o]
-            row[:] = 0
+            fill(row, 0)
             for i in range(ho):
-                row[i * wp : i * wp + wo] = dy[n, o, i]
+                copy(row[i * wp : i * wp + wo], dy[n, o, i])
 
 
 @inline_kernel
@@ -304,11 +296,11 @@ def conv2d_weight_grad_direct(xp, dy_wide, partial):
     n_img, n_in, hp, wp = xp.shape
     n_groups, n_out, _, kh, kw = partial.shape
     span = dy_wide.shape[2]
-    zero = np.zeros(1, dtype=partial.dtype)[0]
     for g in prange(n_groups):
         part = partial[g]
-        part[...] = 0
-        scratch = np.zeros(kw, dtype=partial.dtype)
+        fill(part.reshape(part.size), 0)
+        zero = part[0, 0, 0, 0]
+        scratch = np.empty(kw, dtype=partial.dtype)
         for n in range(g, n_img, n_groups):
             flat = xp[n].reshape(n_in, hp * wp)
             for o in range(0, n_out, 2):

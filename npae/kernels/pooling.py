@@ -22,6 +22,7 @@ from numba import prange
 
 from .conv import output_size
 from .jit import parallel_kernel
+from .rows import fill
 
 # ----------------------------------------------------------------------------------------------
 # References (plain NumPy, for reading and for the tests)
@@ -114,7 +115,7 @@ def max_pool2d_backward(dy, argmax, dx):
     for p in prange(n_img * n_ch):
         n, c = p // n_ch, p % n_ch
         plane = dx[n, c].reshape(h * w)
-        plane[:] = 0
+        fill(plane, 0)
         grad = dy[n, c].reshape(dy.shape[2] * dy.shape[3])
         where = argmax[n, c].reshape(grad.size)
         for t in range(grad.size):
@@ -127,7 +128,6 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, y):
     n_img, n_ch, h, w = x.shape
     ho, wo = y.shape[2], y.shape[3]
     scale = 1.0 / (kh * kw)
-    zero = np.zeros(1, dtype=y.dtype)[0]
     for p in prange(n_img * n_ch):
         n, c = p // n_ch, p % n_ch
         plane = x[n, c]
@@ -135,7 +135,7 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, y):
             r0 = i * sh - ph
             for j in range(wo):
                 q0 = j * sw - pw
-                total = zero
+                total = 0.0  # a float64 scalar: the sum of at most KH KW terms, rounded once on store
                 for r in range(max(r0, 0), min(r0 + kh, h)):
                     for q in range(max(q0, 0), min(q0 + kw, w)):
                         total += plane[r, q]
@@ -151,7 +151,7 @@ def avg_pool2d_backward(dy, kh, kw, sh, sw, ph, pw, dx):
     for p in prange(n_img * n_ch):
         n, c = p // n_ch, p % n_ch
         plane = dx[n, c]
-        plane[:, :] = 0
+        fill(plane.reshape(plane.size), 0)
         for i in range(ho):
             r0 = i * sh - ph
             for j in range(wo):

@@ -16,6 +16,7 @@ import numpy as np
 from numba import prange
 
 from .jit import parallel_kernel
+from .rows import copy, fill
 
 
 def bilinear_taps(in_size, scale, dtype):
@@ -88,7 +89,7 @@ def nearest_upsample(x, sh, sw, y):
                 for e in range(sw):
                     out[q * sw + e] = v
             for a in range(1, sh):
-                y[n, c, r * sh + a] = out
+                copy(y[n, c, r * sh + a], out)
 
 
 @parallel_kernel
@@ -99,7 +100,7 @@ def nearest_upsample_backward(dy, sh, sw, dx):
         n, c = p // n_ch, p % n_ch
         for r in range(h):
             out = dx[n, c, r]
-            out[:] = 0
+            fill(out, 0)
             for a in range(sh):
                 src = dy[n, c, r * sh + a]
                 for q in range(w):
@@ -133,7 +134,7 @@ def bilinear_upsample_backward(dy, row_lo, row_hi, row_wlo, row_whi, col_lo, col
     for p in prange(n_img * n_ch):
         n, c = p // n_ch, p % n_ch
         plane = dx[n, c]
-        plane[:, :] = 0
+        fill(plane.reshape(plane.size), 0)
         for i in range(ho):
             top = plane[row_lo[i]]
             bottom = plane[row_hi[i]]
