@@ -8,7 +8,9 @@ Window ``(i, j)`` of an (H, W) plane covers rows ``i sh - ph + a`` and columns `
   Backward sends ``dy[i, j]`` to **one** pixel, the first maximum in row-major window order (smallest
   ``a``, then smallest ``e``), as PyTorch does; windows that overlap add their gradients. Ties are common
   (the flat black background of MNIST), and an equality mask would wrongly copy the gradient to every
-  tied pixel. A NaN counts as the maximum (the first NaN wins), so NaN propagates as in PyTorch.
+  tied pixel. A NaN counts as the maximum, so NaN propagates as in PyTorch (the first NaN of a window
+  wins, as in ``np.argmax``; PyTorch's CPU kernel keeps the last, which only moves the gradient of an
+  output that is NaN anyway).
 - Average pooling pads with zeros and always divides by ``KH KW``, padding included (PyTorch's default
   ``count_include_pad=True``): ``y[i, j] = sum(window) / (KH KW)``, ``dx[window] += dy[i, j] / (KH KW)``.
 
