@@ -50,8 +50,17 @@ def paths_for(stride):
 # ----------------------------------------------------------------------------------------------
 
 
-@given(geometries(), st.integers(1, 4), st.integers(0, 2**16))
-def test_convolution_matches_reference(geometry, out_channels, seed):
+#: (n, c, h, w, kernel, stride, padding) that every run covers, whatever hypothesis draws
+AWKWARD = [
+    (1, 1, 5, 5, (5, 5), (1, 1), (0, 0)),  # kernel as large as the input, batch 1, one channel
+    (2, 3, 3, 4, (5, 6), (1, 1), (1, 1)),  # kernel as large as the padded input
+    (2, 2, 7, 9, (2, 2), (3, 3), (0, 0)),  # stride larger than the kernel, odd sizes
+    (1, 2, 9, 7, (3, 2), (2, 3), (1, 1)),  # non-square kernel, stride and padding
+    (3, 1, 6, 5, (1, 1), (2, 1), (0, 0)),  # 1x1 kernel
+]
+
+
+def check_convolution(geometry, out_channels, seed):
     n, c, h, w, kernel, stride, padding = geometry
     x, weight, bias, rng = conv_arrays(seed, n, c, out_channels, h, w, kernel)
     y_ref = conv.conv2d_forward_reference(x, weight, bias, stride, padding)
@@ -64,6 +73,16 @@ def test_convolution_matches_reference(geometry, out_channels, seed):
         dx, dw = op.backward(dy, weight, (h, w))
         assert close(dx, dx_ref), path
         assert close(dw, dw_ref), path
+
+
+@given(geometries(), st.integers(1, 4), st.integers(0, 2**16))
+def test_convolution_matches_reference(geometry, out_channels, seed):
+    check_convolution(geometry, out_channels, seed)
+
+
+@pytest.mark.parametrize("geometry", AWKWARD)
+def test_convolution_matches_reference_on_awkward_geometries(geometry):
+    check_convolution(geometry, 3, seed=1)
 
 
 @given(geometries(), st.integers(1, 4), st.integers(0, 2**16))
@@ -163,8 +182,7 @@ def tied_images(seed, shape):
     return np.random.default_rng(seed).integers(0, 3, size=shape).astype(np.float64)
 
 
-@given(geometries(pad_at_most_half_kernel=True), st.integers(0, 2**16))
-def test_max_pool_matches_reference_with_ties(geometry, seed):
+def check_max_pool(geometry, seed):
     n, c, h, w, kernel, stride, padding = geometry
     x = tied_images(seed, (n, c, h, w))
     y_ref, argmax_ref = pooling.max_pool2d_forward_reference(x, kernel, stride, padding)
@@ -179,8 +197,7 @@ def test_max_pool_matches_reference_with_ties(geometry, seed):
     assert close(dx, pooling.max_pool2d_backward_reference(dy, argmax_ref, x.shape))
 
 
-@given(geometries(pad_at_most_half_kernel=True), st.integers(0, 2**16))
-def test_avg_pool_matches_reference(geometry, seed):
+def check_avg_pool(geometry, seed):
     n, c, h, w, kernel, stride, padding = geometry
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w))
@@ -192,6 +209,27 @@ def test_avg_pool_matches_reference(geometry, seed):
     dx = np.empty_like(x)
     pooling.avg_pool2d_backward(dy, *kernel, *stride, *padding, dx)
     assert close(dx, pooling.avg_pool2d_backward_reference(dy, x.shape, kernel, stride, padding))
+
+
+@given(geometries(pad_at_most_half_kernel=True), st.integers(0, 2**16))
+def test_pooling_matches_reference_with_ties(geometry, seed):
+    check_max_pool(geometry, seed)
+    check_avg_pool(geometry, seed)
+
+
+#: pooling corners: padding with max pooling, window as large as the padded input, stride beyond the window
+AWKWARD_POOLS = [
+    (1, 1, 4, 4, (3, 3), (1, 1), (1, 1)),
+    (2, 3, 3, 5, (5, 5), (2, 2), (1, 2)),
+    (2, 2, 7, 8, (2, 1), (3, 3), (1, 0)),
+    (1, 1, 1, 1, (1, 1), (2, 2), (0, 0)),
+]
+
+
+@pytest.mark.parametrize("geometry", AWKWARD_POOLS)
+def test_pooling_matches_reference_on_awkward_geometries(geometry):
+    check_max_pool(geometry, seed=1)
+    check_avg_pool(geometry, seed=1)
 
 
 def test_max_pool_reference_routes_ties_to_the_first_maximum():
