@@ -20,3 +20,18 @@ def mnist_dir():
 requires_mnist = pytest.mark.skipif(
     mnist_dir() is None, reason="NPAE_DATA_DIR does not point at a folder with mnist/ IDX files"
 )
+
+
+@pytest.fixture(autouse=True)
+def one_numba_thread():
+    """Run the importing module's tests with one Numba thread (restored after each test).
+
+    Finite-difference checks run thousands of tiny forward passes, and waking a thread pool for each kernel
+    costs more than the kernel (tens of milliseconds per call on a busy machine). Import it into a test
+    module to apply it there (``from support import one_numba_thread``); test_kernels.py keeps all threads."""
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(threads)

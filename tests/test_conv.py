@@ -1,7 +1,6 @@
 """Conv2D and Conv2DTranspose: finite differences, PyTorch layouts and sizes, errors, dtype, save/load,
 and the ConvAE built on them training for a few steps."""
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -14,17 +13,7 @@ from npae.gradcheck import check_layer
 from npae.models import zoo
 from npae.training import gradient_slots
 
-from support import GRAD_TOL
-
-
-@pytest.fixture(autouse=True)
-def one_numba_thread():
-    """Finite differences run thousands of tiny forward passes: one thread spares a thread wake-up per kernel
-    (test_kernels.py runs the kernels on all threads)."""
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(threads)
+from support import GRAD_TOL, one_numba_thread  # noqa: F401 (autouse fixture)
 
 
 def assert_gradients_ok(errors):

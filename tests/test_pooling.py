@@ -1,7 +1,6 @@
 """MaxPool2D and AvgPool2D: finite differences, tie handling on flat-background images, PyTorch semantics,
 errors and dtype."""
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,16 +9,7 @@ from hypothesis import strategies as st
 from npae import AvgPool2D, MaxPool2D
 from npae.gradcheck import check_layer
 
-from support import GRAD_TOL, mnist_dir, requires_mnist
-
-
-@pytest.fixture(autouse=True)
-def one_numba_thread():
-    """Finite differences run thousands of tiny forward passes: one thread spares a thread wake-up per kernel."""
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(threads)
+from support import GRAD_TOL, mnist_dir, requires_mnist, one_numba_thread  # noqa: F401 (autouse fixture)
 
 
 @st.composite

@@ -1,6 +1,5 @@
 """UpSampling2D: finite differences, the adjoint identity, PyTorch's nearest and bilinear, errors and dtype."""
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,16 +8,7 @@ from hypothesis import strategies as st
 from npae import UpSampling2D
 from npae.gradcheck import check_layer
 
-from support import GRAD_TOL
-
-
-@pytest.fixture(autouse=True)
-def one_numba_thread():
-    """Finite differences run thousands of tiny forward passes: one thread spares a thread wake-up per kernel."""
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(threads)
+from support import GRAD_TOL, one_numba_thread  # noqa: F401 (autouse fixture)
 
 
 sizes = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5))
