@@ -29,6 +29,10 @@ The model (DESIGN.md's ConvAE, ``npae.models.zoo.conv_autoencoder``) with a 32-n
     decoder: Dense(32->1568) ReLU, Reshape(32, 7, 7), UpSampling 2, Conv(32->16) ReLU, UpSampling 2,
              Conv(16->1) sigmoid
 
+Every layer starts from PyTorch's default initialisation, weights and biases uniform on +-1/sqrt(fan_in).
+Initialisation matters more than one might think: from He/Glorot weights the same model learns more
+slowly (test MSE 0.0120 against 0.0109 after 2 epochs, 0.0069 against 0.0057 after 10).
+
 **Parameters vs arithmetic.** The convolutions hold only 160 + 4640 + 4624 + 145 = 9569 parameters; the two
 Dense layers to and from the code hold 50208 + 51744, so the whole ConvAE has 111521, about a quarter of the
 dense autoencoder 784-256-128-32-128-256-784 (476720). Yet each weight is reused at every position: the
@@ -43,17 +47,25 @@ We compare, at the same code size 32 and with the same recipe (MSE per pixel, Ad
 3. the **convolutional autoencoder** above.
 
 Expected (the figures of issue 3): PCA-32 about 0.0168; the ConvAE at or below 0.0062 after 10 epochs
-(PyTorch, same model: 0.0070 after 5 epochs, 0.0057 after 10).
+(PyTorch, same model: 0.0070 after 5 epochs, 0.0057 after 10). Measured with seed 0: PCA-32 0.0168, dense
+AE 0.0076, ConvAE 0.0071 after 5 epochs and 0.0056 after 10, with a quarter of the dense AE's parameters
+but about 9 times its training time (12.8 against 1.4 minutes on a shared 2-core machine, one thread).
 
 What to look at
 ---------------
 - ``reconstructions.png``: one test digit of each class, reconstructed by PCA-32, the dense AE and the
-  ConvAE (each row labelled with its test MSE per pixel). The ConvAE keeps stroke ends and thin loops.
+  ConvAE (each row labelled with its test MSE per pixel). PCA blurs and leaves ghost strokes, the dense AE
+  is sharper, the ConvAE sharper still. A 32-number code must commit to one shape: an unusual digit can
+  come back as its common look-alike (with seed 0 the ConvAE turns the 3 with an almost closed left side
+  into an 8), a small error per pixel for a different digit.
 - ``conv_filters.png``: the 16 learnt 3 x 3 kernels of the first layer on one diverging scale (red
-  positive, blue negative, white zero). Many are oriented edge or stroke detectors: a red side next to a
-  blue side responds to a brightness change across that direction.
-- ``feature_maps.png``: what those 16 filters (after ReLU) make of one test digit: the same strokes,
-  seen through different edge orientations.
+  positive, blue negative, white zero). Some are oriented edge detectors: a red side next to a blue side
+  responds where the brightness changes across that direction. Others are mostly of one sign: they
+  pass on a smoothed copy of the strokes (or, negated, of the background).
+- ``feature_maps.png``: what those 16 filters (after ReLU) make of one test digit: some maps light up the
+  strokes, some only one edge of them, some the background (dark on and around the strokes), and a
+  filter may stay silent for this digit. The encoder condenses these 16 views (through a second
+  convolution and two poolings) into the 32-number code.
 - ``training_curves.png``: train and test MSE per pixel per epoch of both autoencoders.
 - ``results.json``: test MSE per pixel, training minutes and parameter counts of the three models.
 
@@ -63,7 +75,7 @@ Full run: 60000 training images, 10 epochs per autoencoder (the ConvAE takes the
 
 import time
 
-import numpy as np
+import numba
 
 from npae import Adam, plots
 from npae.models.pca import PCA
@@ -184,6 +196,7 @@ def main():
         "pca_fit_minutes": pca_minutes,
         "dense_ae_train_minutes": dense_minutes,
         "conv_ae_train_minutes": conv_minutes,
+        "numba_threads": numba.get_num_threads(),
         "dense_ae_parameters": dense_ae.num_parameters(),
         "conv_ae_parameters": conv_ae.num_parameters(),
         "pca_parameters": pca.components_.size + pca.mean_.size,
