@@ -1,5 +1,5 @@
 """Shared test constants and markers (a module of its own: ``conftest`` is a name pytest gives to every
-conftest.py it loads, so importing from it breaks when tests/torch/conftest.py was loaded first)."""
+conftest.py it loads, so importing from it breaks when tests/against_torch/conftest.py was loaded first)."""
 
 import os
 import pathlib

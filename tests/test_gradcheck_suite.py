@@ -1,4 +1,4 @@
-"""npae.gradcheck_suite: the `npae gradcheck` table (finite differences; the torch part is in tests/torch)."""
+"""npae.gradcheck_suite: the `npae gradcheck` table (finite differences; the torch part is in tests/against_torch)."""
 
 import math
 import sys
