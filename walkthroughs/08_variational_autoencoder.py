@@ -70,12 +70,15 @@ def save_at_epochs(paths):
     return callback
 
 
-def scores(model, x_test, k, seed):
+def scores(model, x_test, k, seed, name):
     """Mean test ELBO (one z per image) and IW estimate L_k, in nats per image, and the minutes they took."""
+    print(f"{name}: importance-weighted estimate with k = {k} on {len(x_test)} test images ...", flush=True)
     start = time.perf_counter()
     elbo = float(model.elbo(x_test, seed=seed).mean())
     iw = float(model.log_likelihood(x_test, k=k, seed=seed).mean())
-    return {"elbo": elbo, "iw_ll": iw, "k": k, "minutes": (time.perf_counter() - start) / 60}
+    minutes = (time.perf_counter() - start) / 60
+    print(f"{name}: test ELBO {elbo:.2f}, L_{k} {iw:.2f} nats per image ({minutes:.1f} min)", flush=True)
+    return {"elbo": elbo, "iw_ll": iw, "k": k, "minutes": minutes}
 
 
 def active_units(model, x_test, threshold=0.01):
@@ -121,6 +124,7 @@ def bounds_figure(by_epoch, k, reference):
     ax.plot(epochs, [by_epoch[e]["elbo"] for e in epochs], "o-", color="C1", label="npae: ELBO (one z)")
     ax.plot(reference["epochs"], reference["iw_ll_k1000"], "s--", color="C0", alpha=0.6, label="PyTorch: L_1000")
     ax.plot(reference["epochs"], reference["elbo"], "s--", color="C1", alpha=0.6, label="PyTorch: ELBO")
+    ax.set_xticks(sorted(set(epochs) | set(reference["epochs"])))
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean over the test images (nats per image)")
     ax.set_title("test log-likelihood bounds (higher is better): npae vs the same model in PyTorch", fontsize=10)
@@ -173,7 +177,7 @@ def main():
     ), args.out, "interpolations")
 
     # 3. the bounds on log p(x): by epoch (saved models), and L_k against k
-    by_epoch = {e: scores(npae.load(path), x_test, k, args.seed) for e, path in sorted(saved.items())}
+    by_epoch = {e: scores(npae.load(path), x_test, k, args.seed, f"after epoch {e}") for e, path in saved.items()}
     final = by_epoch[max(by_epoch)]
     save_figure(bounds_figure(by_epoch, k, PYTORCH_REFERENCE), args.out, "bounds_by_epoch")
     subset = x_test[: pick(args, full=1000, quick=100)]
