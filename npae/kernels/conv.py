@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .jit import inline_kernel, parallel_fast_kernel, parallel_kernel
+from .jit import inline_kernel, kernel, parallel_fast_kernel, parallel_kernel
 from .rows import copy, fill
 from .workspace import Workspace
 
@@ -108,18 +108,25 @@ def conv2d_weight_grad_reference(x, dy, kernel_hw, stride, padding):
 # ----------------------------------------------------------------------------------------------
 
 
+@kernel
+def pad_sample(x, ph, pw, out):
+    """``out[c, i + ph, j + pw] = x[c, i, j]`` wherever that lands inside ``out``, zeros elsewhere, for one
+    (C, H, W) image (every entry of ``out`` is written). Negative ``ph``/``pw`` crop instead of padding."""
+    n_ch, h, w = x.shape
+    hp, wp = out.shape[1], out.shape[2]
+    i0, i1 = max(0, -ph), min(h, hp - ph)  # the rows (columns) of x that land inside out
+    j0, j1 = max(0, -pw), min(w, wp - pw)
+    for c in range(n_ch):
+        fill(out[c].reshape(hp * wp), 0)
+        for i in range(i0, i1):
+            copy(out[c, i + ph, j0 + pw : j1 + pw], x[c, i, j0:j1])
+
+
 @parallel_kernel
 def pad_images(x, ph, pw, out):
-    """``out[n, c, i + ph, j + pw] = x[n, c, i, j]`` wherever that lands inside ``out``, zeros elsewhere (every
-    entry of ``out`` is written). Negative ``ph``/``pw`` crop instead of padding."""
-    n_img, n_ch, h, w = x.shape
-    i0, i1 = max(0, -ph), min(h, out.shape[2] - ph)  # the rows (columns) of x that land inside out
-    j0, j1 = max(0, -pw), min(w, out.shape[3] - pw)
-    for n in prange(n_img):
-        for c in range(n_ch):
-            fill(out[n, c].reshape(out.shape[2] * out.shape[3]), 0)
-            for i in range(i0, i1):
-                copy(out[n, c, i + ph, j0 + pw : j1 + pw], x[n, c, i, j0:j1])
+    """``pad_sample`` for every image of the batch."""
+    for n in prange(x.shape[0]):
+        pad_sample(x[n], ph, pw, out[n])
 
 
 @parallel_kernel
@@ -215,16 +222,20 @@ def _accumulate_row(acc0, acc1, row, w0, w1, span):
 
 
 @parallel_fast_kernel
-def conv2d_forward_direct(xp, w, b, y):
-    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1).
-
-    Output channels go in pairs ``(o, o + 1)``; with an odd count the last channel is paired with itself."""
-    n_img, n_in, hp, wp = xp.shape
+def conv2d_forward_direct(x, w, b, ph, pw, y):
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1), where ``xp`` is
+    ``x`` padded by ``(ph, pw)`` (cropped if negative); each thread pads one image at a time into its own
+    buffer, which stays in cache. Output channels go in pairs ``(o, o + 1)``; with an odd count the last
+    channel is paired with itself."""
+    n_img, n_in = x.shape[0], x.shape[1]
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
+    hp, wp = ho + kh - 1, wo + kw - 1
     span = (ho - 1) * wp + wo
     for n in prange(n_img):
-        flat = xp[n].reshape(n_in, hp * wp)
+        padded = np.empty((n_in, hp, wp), dtype=y.dtype)
+        pad_sample(x[n], ph, pw, padded)
+        flat = padded.reshape(n_in, hp * wp)
         acc0 = np.empty(span, dtype=y.dtype)
         acc1 = np.empty(span, dtype=y.dtype)
         for o in range(0, n_out, 2):
@@ -239,16 +250,13 @@ def conv2d_forward_direct(xp, w, b, y):
                 copy(y[n, o1, i], acc1[i * wp : i * wp + wo])
 
 
-@parallel_kernel
-def _spread_rows(dy, wp, out):
-    """``out[n, o, i Wp + j] = dy[n, o, i, j]`` for ``j < Wo``; the ``Wp - Wo`` gap entries of each row are 0."""
-    n_img, n_out, ho, wo = dy.shape
-    for n in prange(n_img):
-        for o in range(n_out):
-            row = out[n, o]
-            fill(row, 0)
-            for i in range(ho):
-                copy(row[i * wp : i * wp + wo], dy[n, o, i])
+@kernel
+def _spread_row(d, wp, out):
+    """``out[i Wp + j] = d[i, j]`` for ``j < Wo``, and 0 in the ``Wp - Wo`` gap after each row."""
+    ho, wo = d.shape
+    fill(out, 0)
+    for i in range(ho):
+        copy(out[i * wp : i * wp + wo], d[i])
 
 
 @inline_kernel
@@ -285,30 +293,38 @@ def _correlate_row(g0, g1, d0, d1, row, span, zero):
 
 
 @parallel_fast_kernel
-def conv2d_weight_grad_direct(xp, dy_wide, partial):
+def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
     """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
 
-    ``dy_wide`` is ``dy`` with rows spread to the padded width (``_spread_rows``), zeros in the gaps, so the
-    shifted dot products count exactly the true outputs. Output channels go in pairs (an odd last channel
-    is paired with itself, its twin's sums going to a scratch row). Group ``g`` of ``G = partial.shape[0]``
-    sums samples ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups, so no two threads write
-    the same memory."""
-    n_img, n_in, hp, wp = xp.shape
+    ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
+    ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built one
+    image at a time in the thread's own buffers. Output channels go in pairs (an odd last channel is paired
+    with itself, its twin's sums going to a scratch row). Group ``g`` of ``G = partial.shape[0]`` sums images
+    ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups, so no two threads write the same memory."""
+    n_img, n_in = x.shape[0], x.shape[1]
     n_groups, n_out, _, kh, kw = partial.shape
-    span = dy_wide.shape[2]
+    ho, wo = dy.shape[2], dy.shape[3]
+    hp, wp = ho + kh - 1, wo + kw - 1
+    span = (ho - 1) * wp + wo
     for g in prange(n_groups):
         part = partial[g]
         fill(part.reshape(part.size), 0)
         zero = part[0, 0, 0, 0]
+        padded = np.empty((n_in, hp, wp), dtype=partial.dtype)
+        d0 = np.empty(span, dtype=partial.dtype)
+        d1 = np.empty(span, dtype=partial.dtype)
         scratch = np.empty(kw, dtype=partial.dtype)
         for n in range(g, n_img, n_groups):
-            flat = xp[n].reshape(n_in, hp * wp)
+            pad_sample(x[n], ph, pw, padded)
+            flat = padded.reshape(n_in, hp * wp)
             for o in range(0, n_out, 2):
                 o1 = min(o + 1, n_out - 1)
+                _spread_row(dy[n, o], wp, d0)
+                _spread_row(dy[n, o1], wp, d1)
                 for c in range(n_in):
                     for a in range(kh):
                         twin = part[o1, c, a] if o1 != o else scratch
-                        _correlate_row(part[o, c, a], twin, dy_wide[n, o], dy_wide[n, o1], flat[c, a * wp :], span, zero)
+                        _correlate_row(part[o, c, a], twin, d0, d1, flat[c, a * wp :], span, zero)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -357,13 +373,13 @@ class Convolution:
         (n, c, h, wd), (o, _, kh, kw) = x.shape, w.shape
         (ph, pw), (sh, sw) = self.padding, self.stride
         ho, wo = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
-        xp = self.workspace.get("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype)
-        pad_images(x, ph, pw, xp)
         y = np.empty((n, o, ho, wo), dtype=x.dtype)
         if self.path_for(c, o) == "direct":
-            conv2d_forward_direct(xp, w, b, y)
-            self._saved = ("direct", xp, w.shape)
+            conv2d_forward_direct(x, w, b, ph, pw, y)
+            self._saved = ("direct", x, w.shape)
             return y
+        xp = self.workspace.get("padded", (n, c, h + 2 * ph, wd + 2 * pw), x.dtype)
+        pad_images(x, ph, pw, xp)
         cols = self.workspace.get("cols", (c * kh * kw, n * ho * wo), x.dtype)
         im2col(xp, kh, kw, sh, sw, ho, wo, cols)
         out = self.workspace.get("channel_major", (o, n * ho * wo), x.dtype)
@@ -400,26 +416,20 @@ class Convolution:
 
     # --- direct path (stride 1) -----------------------------------------------------------------
     def _weight_grad_direct(self, dy):
-        _, xp, w_shape = self._saved
-        n, o, ho, wo = dy.shape
-        dy_wide = self.workspace.get("dy_wide", (n, o, (ho - 1) * xp.shape[3] + wo), dy.dtype)
-        _spread_rows(dy, xp.shape[3], dy_wide)
-        groups = min(n, WEIGHT_GRAD_GROUPS)
+        _, x, w_shape = self._saved
+        groups = min(dy.shape[0], WEIGHT_GRAD_GROUPS)
         partial = self.workspace.get("partial", (groups,) + w_shape, dy.dtype)
-        conv2d_weight_grad_direct(xp, dy_wide, partial)
+        conv2d_weight_grad_direct(x, dy, self.padding[0], self.padding[1], partial)
         return partial.sum(axis=0)
 
     def _input_grad_direct(self, dy, w, input_hw):
         """Stride 1: ``dx[n, c, i, j] = sum_{o, a, e} W[o, c, a, e] dy[n, o, i + ph - a, j + pw - e]``, a forward
         convolution of ``dy`` padded by ``K - 1 - p`` (cropped if negative) with the weights flipped in both
         spatial axes and their channel axes swapped."""
-        (n, o, ho, wo), (_, c, kh, kw), (ph, pw) = dy.shape, w.shape, self.padding
-        qh, qw = kh - 1 - ph, kw - 1 - pw
-        dyp = self.workspace.get("dy_padded", (n, o, ho + 2 * qh, wo + 2 * qw), dy.dtype)
-        pad_images(dy, qh, qw, dyp)
+        (n, c, kh, kw), (ph, pw) = (dy.shape[0],) + w.shape[1:], self.padding
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dx = np.empty((n, c) + tuple(input_hw), dtype=dy.dtype)
-        conv2d_forward_direct(dyp, flipped, np.zeros(c, dtype=dy.dtype), dx)
+        conv2d_forward_direct(dy, flipped, np.zeros(c, dtype=dy.dtype), kh - 1 - ph, kw - 1 - pw, dx)
         return dx
 
     # --- gemm path ------------------------------------------------------------------------------
