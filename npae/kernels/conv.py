@@ -25,9 +25,10 @@ Two fast ways to compute each map, chosen per layer by ``choose_path``:
   offset ``(a, e)`` is the shift of the flat index by ``a Wp + e``. Each kernel tap is then one long
   contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Wp + e]`` over
   ``t < (Ho - 1) Wp + Wo``; the ``Wp - Wo`` positions of each row that fall outside the output are computed
-  and dropped. No ``cols`` copy (9 times the input for 3x3), so it wins up to a few dozen channels. With
-  stride 1 the input gradient is a forward convolution too: of ``dy`` padded by ``K - 1 - p``, with the
-  weights flipped in space and their channel axes swapped.
+  and dropped. Each thread pads one image at a time into its own buffer, which stays in cache; there is
+  no ``cols`` copy (9 times the input for 3x3), so this path wins up to a few dozen channels. With stride 1
+  the input gradient is a forward convolution too: of ``dy`` padded by ``K - 1 - p``, with the weights
+  flipped in space and their channel axes swapped.
 
 The references below are written for reading: one ``einsum`` per kernel offset ``(a, e)``.
 """
@@ -347,8 +348,9 @@ def choose_path(in_channels, out_channels, stride):
 class Convolution:
     """One convolution's stride, padding and scratch, with ``forward``, ``weight_grad``, ``input_grad``.
 
-    ``forward`` keeps what ``weight_grad`` needs (the padded input, or its ``cols``) in the workspace;
-    ``input_grad`` may overwrite it, so call ``weight_grad`` first (``backward`` does both in that order).
+    ``forward`` keeps what ``weight_grad`` needs: a reference to the input (direct path) or its ``cols`` in
+    the workspace (gemm path), which ``input_grad`` overwrites, so call ``weight_grad`` first (``backward``
+    does both in that order).
     ``path`` forces ``"gemm"`` or ``"direct"`` (direct needs stride 1); None chooses with ``choose_path``.
     Arrays handed back are fresh; only scratch is reused.
     """
