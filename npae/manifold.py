@@ -29,7 +29,7 @@ import math
 import numba
 import numpy as np
 
-from .kernels.jit import FASTMATH, kernel, parallel_kernel
+from .kernels.jit import FASTMATH, OPTIONS, kernel, parallel_kernel
 from .layers.base import as_generator, positive_int
 from .models.pca import check_samples, flatten_samples, is_finite_number, squared_distances
 
@@ -149,9 +149,9 @@ def kl_gradient_reference(P, Y, exaggeration=1.0):
     return 4 * (M.sum(axis=1)[:, None] * Y - M @ Y)
 
 
-#: the row function divides: with NumPy's error model a zero divisor gives inf instead of a Python check
-#: in the loop, which lets LLVM vectorise the reciprocals (1.6x faster at N = 2000)
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+#: the row function divides: with NumPy's error model (jit.OPTIONS) a zero divisor gives inf instead of a
+#: Python check in the loop, which lets LLVM vectorise the reciprocals (1.6x faster at N = 2000)
+@numba.njit(fastmath=FASTMATH, **OPTIONS)
 def _kl_gradient_row(i, P, Yt, exaggeration, attraction, repulsion, row_sums):
     """Row i: ``attraction_i = a sum_j p_ij w_ij (y_i - y_j)``, ``repulsion_i = sum_j w_ij^2 (y_i - y_j)``
     and ``row_sums_i = sum_{j != i} w_ij``. ``Yt`` is the embedding transposed (d, N), so every inner loop

@@ -7,7 +7,9 @@ With gradient ``g``, moments ``m``, ``v``, step size ``lr_t = lr / (1 - b1^t)`` 
     p <- p - lr_t * m / (sqrt(v) / s2 + eps)
 
 The NumPy version makes about a dozen passes over memory (one per temporary); the Numba kernel makes one,
-which matters because the update of a ~1M-parameter model is memory-bound.
+which matters because the update of a ~1M-parameter model is memory-bound. The kernel is serial: vectorised,
+it updates the 940k parameters of the dense benchmark model in about 0.4 ms, less than waking a thread pool
+costs on a busy machine, and it runs just after the matrix products, whose BLAS threads are still polling.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .jit import kernel, parallel_kernel
+from .jit import kernel
 
 
 def adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
@@ -30,21 +32,17 @@ def adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     param -= lr_t * (m / denom)
 
 
-def _adam_update_loop(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
-    for i in numba.prange(param.size):
+@kernel
+def _adam_update_loop(param, grad, m, v, lr_t, beta1, one_minus_b1, beta2, one_minus_b2, eps, s2):
+    # every scalar arrives in the parameter's dtype, so a float32 model is updated in float32 arithmetic
+    # (8 lanes per AVX2 instruction, and the rounding of the NumPy reference and of torch.optim)
+    for i in range(param.size):
         g = grad[i]
-        mi = beta1 * m[i] + (1 - beta1) * g
-        vi = beta2 * v[i] + (1 - beta2) * g * g
+        mi = beta1 * m[i] + one_minus_b1 * g
+        vi = beta2 * v[i] + one_minus_b2 * (g * g)
         m[i] = mi
         v[i] = vi
-        param[i] -= lr_t * mi / (np.sqrt(vi) / s2 + eps)
-
-
-# Waking a thread pool costs more than it saves on small tensors (biases, the code layer), and far more
-# when the machine is busy: the parallel loop is kept for tensors of PARALLEL_MIN elements or more.
-PARALLEL_MIN = 1 << 17
-_adam_serial = kernel(_adam_update_loop)
-_adam_parallel = parallel_kernel(_adam_update_loop)
+        param[i] -= lr_t * (mi / (np.sqrt(vi) / s2 + eps))
 
 
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
@@ -54,5 +52,6 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps, s2):
     if numba.config.DISABLE_JIT or not all(np.shares_memory(f, a) for f, a in zip(flat, arrays)):
         adam_update_reference(param, grad, m, v, lr_t, beta1, beta2, eps, s2)  # the readable version
         return
-    loop = _adam_parallel if param.size >= PARALLEL_MIN else _adam_serial
-    loop(*flat, float(lr_t), float(beta1), float(beta2), float(eps), float(s2))
+    scalar = param.dtype.type
+    constants = (lr_t, beta1, 1 - beta1, beta2, 1 - beta2, eps, s2)
+    _adam_update_loop(*flat, *(scalar(c) for c in constants))

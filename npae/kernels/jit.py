@@ -5,9 +5,15 @@
   image planes) run on ``NUMBA_NUM_THREADS`` threads.
 - ``inline_kernel``: a helper that Numba pastes into the kernel calling it, so LLVM optimises the two as one
   (it then knows, for instance, that two freshly allocated accumulators never overlap).
+- ``parallel_fast_kernel``: parallel and with ``FASTMATH``.
+
+All of them use NumPy's error model for division (see ``OPTIONS``).
 
 ``cache=True`` stores the machine code beside the source (``__pycache__``), so only the first import on a
-machine pays the compile time. ``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns
+machine pays the compile time. Numba keys that cache on each kernel's own source file and function, not on
+the options below: after changing ``OPTIONS`` or ``FASTMATH``, delete the ``*.nbi``/``*.nbc`` files under
+``npae/`` or stale machine code is loaded. For the same reason every kernel wraps its own Python function
+(a test checks it). ``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns
 the long inner sums of the convolutions into vector instructions; it never assumes away NaN or infinity.
 With ``NUMBA_DISABLE_JIT=1`` both decorators return the plain Python function (``prange`` is ``range``),
 so every kernel can be stepped through in a debugger.
@@ -37,7 +43,13 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-kernel = numba.njit(cache=True, nogil=True)
-parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
-inline_kernel = numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-parallel_fast_kernel = numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)
+# NumPy's error model: a float division by zero gives inf or nan, as in NumPy, instead of Python's
+# ZeroDivisionError. Python's model puts a test and a branch in front of every division, and that branch
+# stops LLVM from vectorising the loop: the float32 Adam update ran 8x slower with it (1.43 vs 0.17 ms for a
+# 401k-element tensor). Non-finite values are still caught, by the training loop's guards.
+OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+kernel = numba.njit(**OPTIONS)
+parallel_kernel = numba.njit(parallel=True, **OPTIONS)
+inline_kernel = numba.njit(fastmath=FASTMATH, inline="always", **OPTIONS)
+parallel_fast_kernel = numba.njit(parallel=True, fastmath=FASTMATH, **OPTIONS)
