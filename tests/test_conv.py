@@ -204,3 +204,24 @@ def test_conv_autoencoder_matches_design():
                      "Dense", "ReLU", "Reshape", "UpSampling2D", "Conv2D", "ReLU", "UpSampling2D", "Conv2D", "Sigmoid"]
     assert model.input_shape == (1, 28, 28) and model.encode(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 32)
     assert type(zoo.conv_autoencoder(loss="bce").decoder.layers[-1]).__name__ == "Conv2D"  # logits for BCE
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Conv2D(2, 3, 3, padding=1, rng=0, dtype=np.float64),            # direct path
+    lambda: Conv2D(2, 3, 3, stride=2, padding=1, rng=0, dtype=np.float64),  # gemm path
+    lambda: Conv2DTranspose(2, 3, 3, stride=2, padding=1, rng=0, dtype=np.float64),
+    lambda: npae.Dense(5, 4, rng=0, dtype=np.float64),
+])
+def test_backward_params_gives_the_parameter_gradients_of_backward(make):
+    """A first layer skips its dx with ``backward_params``; its dW and db must be those of ``backward``."""
+    layer = make()
+    shape = (3, 5) if isinstance(layer, npae.Dense) else (3, 2, 7, 6)
+    x = np.random.default_rng(1).standard_normal(shape)
+    dy = np.random.default_rng(2).standard_normal(layer.forward(x, training=True).shape)
+    layer.backward(dy)
+    full = {k: g.copy() for k, g in layer.grads.items()}
+    layer.zero_grads()
+    layer.forward(x, training=True)
+    layer.backward_params(dy)
+    for key, grad in full.items():
+        np.testing.assert_allclose(layer.grads[key], grad, rtol=1e-12, atol=1e-12)

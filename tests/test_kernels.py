@@ -301,3 +301,26 @@ def test_each_compiled_kernel_wraps_its_own_python_function():
     assert owners, "no Numba kernels found"
     shared = {func.__qualname__: names for func, names in owners.items() if len(names) > 1}
     assert not shared, f"dispatchers sharing one Python function (and so one cache entry): {shared}"
+
+
+SPECIAL = [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 1e4, -1e4, np.inf, -np.inf, np.nan]
+
+
+@given(st.lists(st.integers(1, 7), min_size=1, max_size=4), st.integers(0, 2**16),
+       st.sampled_from([np.float32, np.float64]))
+def test_elementwise_kernels_match_numpy(shape, seed, dtype):
+    from npae.kernels import elementwise
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    x.reshape(-1)[: len(SPECIAL)] = SPECIAL[: x.size]
+    dy = rng.standard_normal(shape).astype(dtype)
+    dy.reshape(-1)[-2:] = [np.inf, np.nan][-x.size:]
+    got, want = elementwise.relu_backward(x, dy), elementwise.relu_backward_reference(x, dy)
+    assert got.dtype == dtype and np.array_equal(got, want, equal_nan=True)
+    got, want = elementwise.sigmoid(x), elementwise.sigmoid_reference(x)
+    assert got.dtype == dtype and got.shape == x.shape
+    # libm's exp and NumPy's vectorised exp may differ in the last bits
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    transposed = x.T  # not contiguous
+    np.testing.assert_array_equal(elementwise.sigmoid(transposed), elementwise.sigmoid(np.ascontiguousarray(transposed)))

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.elementwise import relu_backward, sigmoid  # noqa: F401 (sigmoid is imported from here too)
 from .base import Layer
-
-
-def sigmoid(x):
-    """``1 / (1 + e^{-x})`` without overflow: ``e^{-|x|}`` never exceeds 1."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 def softplus(x):
@@ -94,8 +89,8 @@ class ReLU(Activation):
         return np.zeros_like(x)
 
     def backward(self, dy):
-        """``dx = dy * [x > 0]``."""
-        return np.where(self._saved("_x") > 0, dy, 0).astype(dy.dtype, copy=False)
+        """``dx = dy * [x > 0]`` (one pass, ``npae.kernels.elementwise``)."""
+        return relu_backward(self._saved("_x"), dy)
 
 
 class LeakyReLU(Activation):

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from ..kernels.blas import products_on_calling_thread
+
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -101,6 +103,8 @@ class Layer:
 
     #: number of non-batch axes the layer expects (None: any)
     input_ndim = None
+    #: True for layers whose kernels run on Numba's thread pool (see ``npae.kernels.blas``)
+    uses_numba_threads = False
 
     def __init__(self, name=None):
         self.params = {}
@@ -294,8 +298,18 @@ class Sequential(Layer):
         self.layers[index].penalties.append(penalty)
         return penalty
 
+    @property
+    def uses_numba_threads(self):
+        """True when a layer runs on Numba's thread pool: then the products of the Dense layers run on the
+        calling thread, so that BLAS's idle threads do not compete with it (``npae.kernels.blas``)."""
+        return any(layer.uses_numba_threads for layer in self.layers)
+
     def forward(self, x, training=False):
         """``y = f_L(... f_1(x))``; in training also sums attached penalties into ``penalty_value``."""
+        with products_on_calling_thread(self.uses_numba_threads):
+            return self._forward(x, training)
+
+    def _forward(self, x, training):
         self.penalty_value = 0.0
         for layer in self.layers:
             x_in = x
@@ -311,6 +325,10 @@ class Sequential(Layer):
         With ``need_input_grad=False`` (the input is data, as for an encoder) the first layer writes its
         parameter gradients only and None is returned.
         """
+        with products_on_calling_thread(self.uses_numba_threads):
+            return self._backward(dy, need_input_grad)
+
+    def _backward(self, dy, need_input_grad):
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             for p in layer.penalties:

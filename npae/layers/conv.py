@@ -38,6 +38,7 @@ class Conv2D(Layer):
     """
 
     input_ndim = 3
+    uses_numba_threads = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="glorot_uniform",
                  rng=None, dtype=DEFAULT_DTYPE, name=None):
@@ -80,6 +81,12 @@ class Conv2D(Layer):
         self.grads["b"] = dy.sum(axis=(0, 2, 3))
         return dx
 
+    def backward_params(self, dy):
+        """``dW`` and ``db`` as in ``backward``, without ``dx`` (a first layer, whose input is data)."""
+        dy = check_gradient(self, dy, self._output)
+        self.grads["W"] = self._conv.weight_grad(dy)
+        self.grads["b"] = dy.sum(axis=(0, 2, 3))
+
     def get_config(self):
         return {
             "in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -100,6 +107,7 @@ class Conv2DTranspose(Layer):
     """
 
     input_ndim = 3
+    uses_numba_threads = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  init="glorot_uniform", rng=None, dtype=DEFAULT_DTYPE, name=None):

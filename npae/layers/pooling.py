@@ -19,6 +19,7 @@ class _Pool2D(Layer):
     pair. As in PyTorch, ``padding`` may be at most half the kernel, so every window holds a real pixel."""
 
     input_ndim = 3
+    uses_numba_threads = True
 
     def __init__(self, kernel_size, stride=None, padding=0, name=None):
         super().__init__(name=name)

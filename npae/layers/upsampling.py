@@ -21,6 +21,7 @@ class UpSampling2D(Layer):
     """
 
     input_ndim = 3
+    uses_numba_threads = True
 
     def __init__(self, scale=2, mode="nearest", name=None):
         super().__init__(name=name)
