@@ -324,3 +324,18 @@ def test_elementwise_kernels_match_numpy(shape, seed, dtype):
     np.testing.assert_allclose(got, want, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
     transposed = x.T  # not contiguous
     np.testing.assert_array_equal(elementwise.sigmoid(transposed), elementwise.sigmoid(np.ascontiguousarray(transposed)))
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(2, 9), st.integers(2, 9), st.integers(0, 2**16),
+       st.sampled_from([np.float32, np.float64]))
+def test_unrolled_2x2_max_pool_matches_reference_with_ties_nan_and_infinities(n, c, h, w, seed, dtype):
+    """The 2x2/stride-2 kernel takes a fast path for windows without NaN; it must keep the first maximum,
+    let the first NaN win, and treat a window holding both infinities (whose sum is NaN) correctly."""
+    rng = np.random.default_rng(seed)
+    values = np.array([0.0, 1.0, 2.0, np.nan, np.inf, -np.inf], dtype)
+    x = rng.choice(values, size=(n, c, h, w), p=[0.3, 0.25, 0.2, 0.05, 0.1, 0.1])
+    y_ref, argmax_ref = pooling.max_pool2d_forward_reference(x, (2, 2), (2, 2), (0, 0))
+    y, argmax = np.empty_like(y_ref), np.empty(y_ref.shape, np.int32)
+    pooling._max_pool2d_forward_2x2(x, y, argmax)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
