@@ -9,7 +9,8 @@ the same initial weights (copied with ``npae.torch_bridge``) and train it with A
 200, on MNIST-shaped data. Timed runs alternate npae and torch (A B A B ...) after a warm-up, so both see the
 same machine load; the ratio of medians from the same run is the figure to quote. The worker also measures
 inference (encoder) throughput, and, in separate processes, the peak memory of training (RSS growth over
-the process's size after building the model), and profiles a training step of each model per layer type.
+the process's size after building the model), profiles a training step of each model per layer type, and
+times a cold start in fresh processes (``import npae``; ConvAE's first step with Numba's cache, and without).
 """
 
 from __future__ import annotations
@@ -249,6 +250,15 @@ def peak_memory(lib, kind, steps=5):
     return (rss_after - rss_before) / 1024
 
 
+def first_step(kind):
+    """Seconds to import npae, build ``kind`` and run its first training step (JIT compile or cache load)."""
+    t0 = time.perf_counter()
+    trainer = make_trainers(kind, with_torch=False)["npae"]
+    X, _ = data_for(kind, real=False)
+    trainer.step(X[:BATCH])
+    return time.perf_counter() - t0
+
+
 # ----------------------------------------------------------------------------------------------
 # processes
 # ----------------------------------------------------------------------------------------------
@@ -263,6 +273,9 @@ def has_torch():
 
 
 def worker(args):
+    if args.first_step:  # before anything else is imported: the timer includes importing npae and Numba
+        print(json.dumps({"seconds": first_step(args.first_step)}))
+        return
     import numba
 
     args.threads = args.threads[0]
@@ -282,8 +295,8 @@ def worker(args):
     print(json.dumps(out))
 
 
-def run_worker(threads, extra):
-    env = dict(os.environ)
+def run_worker(threads, extra, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = str(threads)
     cmd = [sys.executable, "-m", "benchmarks.train_speed", "--worker", "--threads", str(threads), *extra]
@@ -292,6 +305,25 @@ def run_worker(threads, extra):
     if done.returncode != 0:
         raise RuntimeError(f"benchmark worker failed ({' '.join(cmd)}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cold_start(threads):
+    """Fresh processes: ``import npae`` (median of 5), ConvAE's first step with the kernels loaded from Numba's
+    cache, and the same with an empty cache (every kernel the step needs compiled)."""
+    import tempfile
+
+    imports = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import npae"], check=True)
+        imports.append(time.perf_counter() - t0)
+    out = {"import_npae_seconds": statistics.median(imports)}
+    run_worker(threads, ["--first-step", "conv"])  # make sure the on-disk cache holds the kernels
+    out["conv_first_step_cached_seconds"] = run_worker(threads, ["--first-step", "conv"])["seconds"]
+    with tempfile.TemporaryDirectory() as cache:
+        out["conv_first_step_uncached_seconds"] = run_worker(
+            threads, ["--first-step", "conv"], {"NUMBA_CACHE_DIR": cache})["seconds"]
+    return out
 
 
 def versions():
@@ -328,6 +360,12 @@ def print_table(results):
         print("\npeak memory of training (RSS growth over the built model, MiB):")
         for kind, libs in results["memory"].items():
             print("  " + kind + ": " + ", ".join(f"{lib} {mib:.0f}" for lib, mib in libs.items()))
+    if results.get("cold_start"):
+        c = results["cold_start"]
+        print("\ncold start (fresh processes):")
+        print(f"  python -c 'import npae'                        {c['import_npae_seconds']:6.2f} s (median of 5)")
+        print(f"  import npae, build ConvAE, first step (cached) {c['conv_first_step_cached_seconds']:6.2f} s")
+        print(f"  the same with an empty Numba cache             {c['conv_first_step_uncached_seconds']:6.2f} s (compile)")
     for run in results["runs"]:
         for kind, profile in run.get("profiles", {}).items():
             print(f"\n{kind} step profile, npae, {run['threads']} threads (ms per step, share):")
@@ -343,10 +381,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=15, help="training steps per timed run")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-cold-start", action="store_true")
     parser.add_argument("--out", default="benchmarks/out/train_speed.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-step", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 5:
         parser.error("--repeats: at least 5 timed runs per library are needed for a median")
@@ -365,6 +405,9 @@ def main(argv=None):
             kind: {lib: run_worker(max(args.threads), ["--memory", lib, kind])["peak_mib"] for lib in libs}
             for kind in args.models
         }
+    if not args.no_cold_start:
+        print("cold start...", flush=True)
+        results["cold_start"] = cold_start(max(args.threads))
     print_table(results)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
