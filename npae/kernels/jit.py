@@ -27,9 +27,8 @@ and a ConvAE training step on 2 threads ran at 360 samples/s with OpenMP against
 threads at once; npae's kernels never nest. Set ``NUMBA_THREADING_LAYER=omp`` to choose OpenMP anyway.
 
 NumPy's OpenBLAS has the same habit: after each matrix product its idle threads keep polling for about a
-tenth of a second. In a convolutional model whose only matrix products are a few small Dense layers, that
-poller takes a core from the Numba kernels: the ConvAE step on 2 threads ran at 2090 samples/s with OpenBLAS
-on 2 threads and 2490 with ``OPENBLAS_NUM_THREADS=1`` (which must be set before NumPy is imported).
+tenth of a second, taking a core from the Numba kernels that follow. ``npae.kernels.blas`` therefore runs
+the matrix products of a network with Numba-threaded layers on the calling thread.
 """
 
 from __future__ import annotations
