@@ -3,6 +3,7 @@ and OpenBLAS's thread count is back where it was afterwards."""
 
 import threading
 
+import numba
 import numpy as np
 import pytest
 
@@ -15,12 +16,17 @@ pytestmark = pytest.mark.skipif(blas.blas_threads() is None, reason="NumPy's BLA
 
 @pytest.fixture
 def two_blas_threads():
-    """OpenBLAS on 2 threads for the test (so that 1 is a visible change), restored afterwards."""
+    """OpenBLAS on 2 threads for the test (so that 1 is a visible change) and Numba on 2 threads (the case
+    where the two pools compete), both restored afterwards."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 Numba threads (NUMBA_NUM_THREADS)")
     set_threads = blas._controls[0]
-    before = blas.blas_threads()
+    before, numba_before = blas.blas_threads(), numba.get_num_threads()
     set_threads(2)
+    numba.set_num_threads(2)
     yield
     set_threads(before)
+    numba.set_num_threads(numba_before)
 
 
 class Probe(Layer):
@@ -89,3 +95,9 @@ def test_sequential_with_numba_threaded_layers_runs_products_on_one_thread(two_b
     assert conv_net.layers[1].seen == [1, 1]
     assert dense_net.layers[1].seen == [2, 2]
     assert blas.blas_threads() == 2
+
+
+def test_one_numba_thread_leaves_blas_alone(two_blas_threads):
+    numba.set_num_threads(1)
+    with blas.products_on_calling_thread():
+        assert blas.blas_threads() == 2

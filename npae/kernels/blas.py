@@ -27,6 +27,7 @@ import glob
 import os
 import threading
 
+import numba
 import numpy as np
 
 ENABLED = True
@@ -81,9 +82,10 @@ def blas_threads():
 
 @contextlib.contextmanager
 def products_on_calling_thread(active=True):
-    """Run the block with OpenBLAS on one thread (if ``active``, ``ENABLED`` and OpenBLAS was found)."""
+    """Run the block with OpenBLAS on one thread (if ``active``, ``ENABLED``, OpenBLAS was found and Numba
+    runs more than one thread: a single Numba thread leaves the other cores to BLAS anyway)."""
     global _depth, _saved
-    if not (active and ENABLED and _controls is not None):
+    if not (active and ENABLED and _controls is not None and numba.get_num_threads() > 1):
         yield
         return
     set_threads, get_threads = _controls
