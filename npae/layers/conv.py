@@ -27,7 +27,42 @@ def _init_params(init, shape, bias_size, rng, dtype):
     }
 
 
-class Conv2D(Layer):
+class _Convolutional(Layer):
+    """What Conv2D and Conv2DTranspose share: channel counts, int-or-pair ``kernel_size``, ``stride`` and
+    ``padding``, the parameters (``W`` laid out as ``weight_axes``, bias of ``out_channels``) and the
+    ``Convolution`` holding stride, padding and scratch."""
+
+    input_ndim = 3
+    uses_numba_threads = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype, name, transposed):
+        super().__init__(name=name)
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.kernel_size = bounded_pair(kernel_size, "kernel_size", 1)
+        self.stride = bounded_pair(stride, "stride", 1)
+        self.padding = bounded_pair(padding, "padding", 0)
+        self.init = init
+        self._transposed = transposed
+        self._conv = Convolution(self.stride, self.padding)
+        self._output = None
+
+    def _make_params(self, rng, dtype):
+        """``W`` is (out, in, KH, KW) for Conv2D and (in, out, KH, KW) for Conv2DTranspose, as PyTorch."""
+        channels = (self.in_channels, self.out_channels)
+        shape = (channels if self._transposed else channels[::-1]) + self.kernel_size
+        self.params = _init_params(self.init, shape, self.out_channels, rng, dtype)
+        self.zero_grads()
+
+    def get_config(self):
+        return {
+            "in_channels": self.in_channels, "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
+            "init": self.init,
+        }
+
+
+class Conv2D(_Convolutional):
     """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i sh + a, j sw + e]``.
 
     ``x`` is (N, in_channels, H, W), ``xp`` is ``x`` with ``padding`` rows/columns of zeros on each side,
@@ -37,23 +72,11 @@ class Conv2D(Layer):
     (``glorot_uniform`` default, ``he_uniform`` for ReLU networks, ``torch_default``, ...).
     """
 
-    input_ndim = 3
-    uses_numba_threads = True
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="glorot_uniform",
                  rng=None, dtype=DEFAULT_DTYPE, name=None):
-        super().__init__(name=name)
-        self.in_channels = positive_int(in_channels, "in_channels")
-        self.out_channels = positive_int(out_channels, "out_channels")
-        self.kernel_size = bounded_pair(kernel_size, "kernel_size", 1)
-        self.stride = bounded_pair(stride, "stride", 1)
-        self.padding = bounded_pair(padding, "padding", 0)
-        self.init = init
-        shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.params = _init_params(init, shape, self.out_channels, rng, dtype)
-        self.zero_grads()
-        self._conv = Convolution(self.stride, self.padding)
-        self._output = None
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype, name,
+                         transposed=False)
+        self._make_params(rng, dtype)
 
     def output_shape(self, input_shape):
         """``(out_channels, Ho, Wo)`` for a per-sample input shape ``(in_channels, H, W)``."""
@@ -87,15 +110,8 @@ class Conv2D(Layer):
         self.grads["W"] = self._conv.weight_grad(dy)
         self.grads["b"] = dy.sum(axis=(0, 2, 3))
 
-    def get_config(self):
-        return {
-            "in_channels": self.in_channels, "out_channels": self.out_channels,
-            "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
-            "init": self.init,
-        }
 
-
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(_Convolutional):
     """``y[n, o, i sh + a - ph, j sw + e - pw] += W[c, o, a, e] x[n, c, i, j]``, plus ``b[o]``.
 
     Every input pixel stamps its weighted kernel onto the output, ``stride`` apart; ``padding`` crops the
@@ -106,29 +122,17 @@ class Conv2DTranspose(Layer):
     stride (it picks among the input sizes that a strided ``Conv2D`` maps to the same output size).
     """
 
-    input_ndim = 3
-    uses_numba_threads = True
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  init="glorot_uniform", rng=None, dtype=DEFAULT_DTYPE, name=None):
-        super().__init__(name=name)
-        self.in_channels = positive_int(in_channels, "in_channels")
-        self.out_channels = positive_int(out_channels, "out_channels")
-        self.kernel_size = bounded_pair(kernel_size, "kernel_size", 1)
-        self.stride = bounded_pair(stride, "stride", 1)
-        self.padding = bounded_pair(padding, "padding", 0)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, rng, dtype, name,
+                         transposed=True)
         self.output_padding = bounded_pair(output_padding, "output_padding", 0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(
                 f"output_padding: expected values smaller than the stride {self.stride} (as PyTorch), "
                 f"got {self.output_padding}"
             )
-        self.init = init
-        shape = (self.in_channels, self.out_channels) + self.kernel_size
-        self.params = _init_params(init, shape, self.out_channels, rng, dtype)
-        self.zero_grads()
-        self._conv = Convolution(self.stride, self.padding)
-        self._output = None
+        self._make_params(rng, dtype)
 
     def output_shape(self, input_shape):
         """``(out_channels, Ho, Wo)`` with ``Ho = (H - 1) sh - 2 ph + KH + oph``."""
@@ -164,8 +168,4 @@ class Conv2DTranspose(Layer):
         return dx
 
     def get_config(self):
-        return {
-            "in_channels": self.in_channels, "out_channels": self.out_channels,
-            "kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
-            "output_padding": list(self.output_padding), "init": self.init,
-        }
+        return {**super().get_config(), "output_padding": list(self.output_padding)}
