@@ -124,19 +124,18 @@ def pad_plane(x, ph, pw, hp, wp, out):
 
 
 @kernel
-def pad_sample(x, ph, pw, out):
-    """``out[c, i + ph, j + pw] = x[c, i, j]`` wherever that lands inside ``out``, zeros elsewhere, for one
-    (C, H, W) image (every entry of ``out`` is written). Negative ``ph``/``pw`` crop instead of padding."""
-    hp, wp = out.shape[1], out.shape[2]
+def pad_channels(x, ph, pw, hp, wp, out):
+    """``pad_plane`` for each channel ``c`` of a (C, H, W) image into row ``c`` of ``out``, (C, Hp Wp + tail)."""
     for c in range(x.shape[0]):
-        pad_plane(x[c], ph, pw, hp, wp, out[c].reshape(hp * wp))
+        pad_plane(x[c], ph, pw, hp, wp, out[c])
 
 
 @parallel_kernel
 def pad_images(x, ph, pw, out):
-    """``pad_sample`` for every image of the batch."""
+    """``out[n, c, i + ph, j + pw] = x[n, c, i, j]``, zeros elsewhere, for every image of the batch."""
+    n_ch, hp, wp = out.shape[1], out.shape[2], out.shape[3]
     for n in prange(x.shape[0]):
-        pad_sample(x[n], ph, pw, out[n])
+        pad_channels(x[n], ph, pw, hp, wp, out[n].reshape(n_ch, hp * wp))
 
 
 @parallel_kernel
@@ -224,13 +223,6 @@ LANES = 16
 def vector_span(span):
     """``span`` rounded up to a multiple of ``LANES``."""
     return (span + LANES - 1) // LANES * LANES
-
-
-@kernel
-def pad_channels(x, ph, pw, hp, wp, out):
-    """``pad_plane`` for each channel ``c`` of a (C, H, W) image into row ``c`` of ``out``, (C, Hp Wp + tail)."""
-    for c in range(x.shape[0]):
-        pad_plane(x[c], ph, pw, hp, wp, out[c])
 
 
 @inline_kernel
