@@ -78,9 +78,9 @@ def data_for(kind, seed=0, real=True):
 class NpaeTrainer:
     def __init__(self, model):
         from npae import Adam
-        from npae.training import gradient_slots
+        from npae.training import parameter_slots
 
-        self.model, self.opt, self.slots = model, Adam(1e-3), gradient_slots
+        self.model, self.opt, self.slots = model, Adam(1e-3), parameter_slots
         self.rng = np.random.default_rng(0)
         if hasattr(model, "binarize"):
             model.binarize = False  # the benchmark feeds pre-binarized data to both libraries
@@ -97,7 +97,7 @@ class TorchTrainer:
     def __init__(self, model, kind):
         import torch
 
-        from npae.torch_bridge import to_torch
+        from npae.gradcheck.torch_bridge import to_torch
 
         self.torch, self.kind = torch, kind
         self.encoder, self.decoder = to_torch(model.encoder), to_torch(model.decoder)

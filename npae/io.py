@@ -9,7 +9,8 @@ A model file is one ``.npz`` archive holding
 
 Loading never trusts the file: it reads the archive with its own reader (no ``allow_pickle``, no object
 arrays), verifies every member's CRC-32 before parsing it, checks that each array header agrees with the
-number of bytes stored, rebuilds the architecture from known class names only, and checks every weight's
+number of bytes stored, rebuilds the architecture from registered classes only (``npae.core.registry``:
+npae's own concrete classes and those a user registers with ``npae.register``), and checks every weight's
 name, shape and finiteness against the rebuilt model. Whatever is wrong, the error is a ``ValueError``
 naming the file and what was expected (a missing file is a ``FileNotFoundError``).
 """
@@ -27,6 +28,8 @@ import zlib
 
 import numpy as np
 
+from .core.registry import deserialize, serialize
+
 FORMAT_VERSION = 1
 ARCH_KEY = "__architecture__"
 
@@ -35,84 +38,6 @@ DAMAGED_FILE_ERRORS = (
     zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
     zlib.error, struct.error, UnicodeDecodeError, OverflowError,
 )
-
-#: exceptions a constructor may raise when fed a hand-edited config; all become a ValueError
-BAD_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplementedError, MemoryError, OverflowError)
-
-
-def _all_subclasses(cls):
-    out = {}
-    for sub in cls.__subclasses__():
-        out[sub.__name__] = sub
-        out.update(_all_subclasses(sub))
-    return out
-
-
-def registry():
-    """Known serialisable classes by name: layers, losses, penalties, noise, and models."""
-    from . import layers, losses, models  # noqa: F401  (import registers the subclasses)
-    from .layers.base import Layer
-    from .losses import Loss
-    from .models.base import Model
-
-    known = {}
-    for base in (Layer, Loss, Model):
-        known.update(_all_subclasses(base))
-    try:
-        from .penalties import Penalty
-
-        known.update(_all_subclasses(Penalty))
-    except ImportError:  # pragma: no cover - penalties module absent
-        pass
-    return known
-
-
-def serialize(obj):
-    """``{"type": class name, "config": ..., "name": ...}`` for a layer, loss, penalty or model."""
-    from .layers.base import Sequential
-
-    if isinstance(obj, Sequential):
-        return {"type": "Sequential", "name": obj.name, "layers": [serialize(layer) for layer in obj.layers]}
-    spec = {"type": type(obj).__name__, "config": obj.get_config()}
-    if getattr(obj, "name", None) is not None:
-        spec["name"] = obj.name
-    return spec
-
-
-def _check_spec(spec):
-    """The ``type`` of a serialised object, after checking the spec's own fields (not its config)."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-        raise ValueError(f"architecture: expected an object with a string 'type', got {spec!r:.200}")
-    name = spec.get("name")
-    if name is not None and not isinstance(name, str):
-        raise ValueError(f"architecture: the name of a {spec['type']} must be a string or null, got {name!r:.100}")
-    return spec["type"]
-
-
-def deserialize(spec):
-    """Rebuild an object from ``serialize``'s output; only registered class names are accepted."""
-    from .layers.base import Sequential
-
-    kind = _check_spec(spec)
-    if kind == "Sequential":
-        if not isinstance(spec.get("layers"), list):
-            raise ValueError(f"architecture: a Sequential needs a list 'layers', got {spec.get('layers')!r:.200}")
-        return Sequential([deserialize(s) for s in spec["layers"]], name=spec.get("name"))
-    known = registry()
-    if kind not in known:
-        raise ValueError(f"architecture: unknown type {kind!r}; known types are {sorted(known)}")
-    cls = known[kind]
-    config = spec.get("config", {})
-    if not isinstance(config, dict):
-        raise ValueError(f"architecture: the config of {kind} must be an object, got {config!r:.200}")
-    try:
-        obj = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
-    except BAD_CONFIG_ERRORS as exc:
-        raise ValueError(f"architecture: cannot build {kind} from config {config!r:.300}: {exc}") from exc
-    if spec.get("name") is not None and hasattr(obj, "name"):
-        obj.name = spec["name"]
-    return obj
-
 
 def encode_json(obj):
     """``obj`` as UTF-8 JSON bytes in a uint8 array, so it can sit in an ``.npz`` beside the weights."""

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from npae import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from npae.gradcheck import check_layer, relative_error
-from npae.layers.activations import get_activation
+from npae.core.layers.activations import get_activation
 
 from support import GRAD_TOL
 

@@ -19,12 +19,13 @@ import pytest
 
 import npae
 from npae import SGD, Dense, ReLU, Sequential, Sigmoid
-from npae.layers.noise import GaussianNoise, MaskingNoise
+from npae import GaussianNoise, MaskingNoise
 from npae.models import Autoencoder
 from npae.models.vae import VAE
 from npae.models.zoo import mlp
 from npae.io import encode_json, read_archive
-from npae.training import STATE_KEY, Checkpoint, TrainingInterrupted
+from npae.training import Checkpoint, TrainingInterrupted
+from npae.training.checkpoint import STATE_KEY
 
 EPOCHS = 6
 STEPS_PER_EPOCH = 4

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import npae
-from npae.cli import main
+from npae.apps.cli import main
 
 
 def test_train_dense_writes_model_history_and_figure(tmp_path, capsys):

@@ -11,7 +11,7 @@ from npae import Adam, Conv2D, Conv2DTranspose, MaxPool2D, AvgPool2D, UpSampling
 from npae.datasets import synthetic_digits
 from npae.gradcheck import check_layer
 from npae.models import zoo
-from npae.training import gradient_slots
+from npae.training import parameter_slots
 
 from support import GRAD_TOL, one_numba_thread  # noqa: F401 (autouse fixture)
 
@@ -190,7 +190,7 @@ def test_conv_autoencoder_trains_a_few_steps_in_float32():
     losses = []
     for _ in range(6):
         losses.append(model.train_batch(x, None, rng)["loss"])
-        slots = gradient_slots(model)
+        slots = parameter_slots(model)
         assert all(p.dtype == g.dtype == np.float32 for _, p, g in slots)
         optimizer.step(slots)
     assert losses[-1] < 0.9 * losses[0], losses

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from support import mnist_dir, requires_mnist
-from npae import datasets
+from npae.datasets import mnist as datasets
 from npae.datasets import (
     DatasetNotFoundError, binarize, load_dataset, load_fashion_mnist, load_mnist, synthetic_digits,
 )
@@ -395,7 +395,7 @@ def test_without_jitter_every_copy_of_a_digit_is_identical():
     [
         ({"n": 0}, ValueError, "n: expected an int >= 1, got 0"),
         ({"n": 2.5}, TypeError, "n: expected an int >= 1, got 2.5"),
-        ({"n": 5, "jitter": -1}, ValueError, "jitter: expected a number in \\[0, 2\\], got -1"),
+        ({"n": 5, "jitter": -1}, ValueError, "jitter: expected a finite number in \\[0, 2\\], got -1"),
         ({"n": 5, "seed": "x"}, TypeError, "rng: expected an int seed"),
     ],
 )

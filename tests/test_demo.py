@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from npae import datasets, demo
+from npae.datasets import mnist as datasets
+from npae.apps import demo
 
 from support import mnist_dir, requires_mnist
 

@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 from npae import Dense, Flatten, Reshape, Sequential, Sigmoid, Tanh
 from npae.gradcheck import check_layer
-from npae.layers.base import init_weight
+from npae.core.layers.init import init_weight
 
 from support import GRAD_TOL
 
@@ -47,9 +47,10 @@ def test_sequential_parameter_gradients():
 
     net.forward(x)
     net.backward(dy)
-    for _, param, layer, key in net.parameters():
+    grads = dict(net.named_gradients())
+    for name, param in net.named_parameters():
         numeric = numerical_gradient(lambda: float(np.sum(dy * net.forward(x))), param)
-        assert relative_error(layer.grads[key], numeric) < GRAD_TOL
+        assert relative_error(grads[name], numeric) < GRAD_TOL
 
 
 def test_dense_shapes_dtype_and_contract():
@@ -100,11 +101,11 @@ def test_backward_without_input_grad_gives_same_parameter_gradients():
     x, dy = rng.normal(size=(5, 6)), rng.normal(size=(5, 3))
     net.forward(x)
     net.backward(dy)
-    full = {name: layer.grads[key].copy() for name, _, layer, key in net.parameters()}
+    full = {name: grad.copy() for name, grad in net.named_gradients()}
     net.forward(x)
     assert net.backward(dy, need_input_grad=False) is None
-    for name, _, layer, key in net.parameters():
-        np.testing.assert_array_equal(layer.grads[key], full[name])
+    for name, grad in net.named_gradients():
+        np.testing.assert_array_equal(grad, full[name])
 
 
 @pytest.mark.parametrize("layer", [Dense(3, 2, rng=0), Tanh(), Sigmoid(), Flatten(), Reshape((3,))])

@@ -18,7 +18,7 @@ from npae import (
     SGD, Adam, AvgPool2D, Conv2D, Conv2DTranspose, Dense, Flatten, MaxPool2D, ReLU, Reshape, Sequential, Sigmoid,
     UpSampling2D,
 )
-from npae.layers.noise import MaskingNoise
+from npae import MaskingNoise
 from npae.models import Autoencoder
 from npae.models.vae import VAE
 from npae.models.zoo import dense_autoencoder, mlp

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from npae import (
     SGD, AvgPool2D, Conv2D, Conv2DTranspose, Dense, Flatten, MaxPool2D, Reshape, Sequential, UpSampling2D,
 )
-from npae.layers.activations import ACTIVATIONS
+from npae.core.layers.activations import ACTIVATIONS
 from npae.models.zoo import dense_autoencoder
 
 DOCUMENTED = (ValueError, TypeError)
@@ -141,8 +141,8 @@ def test_random_stacks_succeed_or_raise_documented_errors(data):
     dy = np.random.default_rng(0).standard_normal(y.shape).astype(y.dtype)
     dx = net.backward(dy)  # after a successful forward, backward has no excuse to fail
     assert_finite_array(dx, x.dtype, x.shape, "input gradient")
-    for name, param, layer, key in net.parameters():
-        assert_finite_array(layer.grads[key], param.dtype, param.shape, f"gradient of {name}")
+    for (name, param), (_, grad) in zip(net.named_parameters(), net.named_gradients()):
+        assert_finite_array(grad, param.dtype, param.shape, f"gradient of {name}")
 
 
 @st.composite

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from npae import Tanh
-from npae import gradcheck_suite as suite
-from npae.layers.activations import Activation
-from npae.layers.base import Layer
+from npae.gradcheck import suite
+from npae.core.layers.activations import Activation
+from npae import Layer
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +101,14 @@ def test_format_table_aligns_and_counts():
 
 def test_main_prints_the_table_and_exits_zero(capsys, float64_rows, monkeypatch):
     passing = [row for row in float64_rows if row.passed]
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only: passing)
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend: passing)
     assert suite.main([]) == 0
     out = capsys.readouterr().out
     assert "Dense(5, 4)" in out and out.strip().endswith(f"{len(passing)} gradients checked, 0 failed")
 
 
 def test_main_exits_one_on_a_failure(capsys, monkeypatch):
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only: [suite.Row("Broken", "x", 1.0, False)])
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend: [suite.Row("Broken", "x", 1.0, False)])
     assert suite.main(["--dtype", "float32"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

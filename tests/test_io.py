@@ -118,16 +118,17 @@ def test_a_flip_in_the_weights_fails_the_crc(saved):
 
 
 def _set_layer(arch, **changes):
-    arch["model"]["config"]["encoder"]["layers"][0].update(changes)
+    arch["model"]["config"]["encoder"]["config"]["layers"][0].update(changes)
 
 
 def _set_dense_config(arch, **changes):
-    arch["model"]["config"]["encoder"]["layers"][0]["config"].update(changes)
+    arch["model"]["config"]["encoder"]["config"]["layers"][0]["config"].update(changes)
 
 
 ARCHITECTURE_EDITS = [
-    ("unknown layer", lambda a: _set_layer(a, type="Conv9D"), r"unknown type 'Conv9D'; known types are \[.*'Dense'"),
-    ("abstract layer", lambda a: _set_layer(a, type="Activation", config={}), r"cannot build Autoencoder"),
+    ("unknown layer", lambda a: _set_layer(a, type="Conv9D"), r"unknown type 'Conv9D'; npae builds only .*Dense"),
+    ("abstract layer", lambda a: _set_layer(a, type="Activation", config={}), r"unknown type 'Activation'"),
+    ("private class", lambda a: _set_layer(a, type="_Convolutional", config={}), r"unknown type '_Convolutional'"),
     ("type not a string", lambda a: _set_layer(a, type=7), r"expected an object with a string 'type', got \{"),
     ("string size", lambda a: _set_dense_config(a, in_features="4"), r"in_features: expected an int >= 1, got '4'"),
     ("zero size", lambda a: _set_dense_config(a, in_features=0), r"in_features: expected an int >= 1, got 0"),
@@ -137,7 +138,7 @@ ARCHITECTURE_EDITS = [
     ("config not an object", lambda a: _set_layer(a, config=[4, 2]),
      r"config of Dense must be an object, got \[4, 2\]"),
     ("name not a string", lambda a: _set_layer(a, name=5), r"name of a Dense must be a string or null, got 5"),
-    ("layers not a list", lambda a: a["model"]["config"]["encoder"].update(layers="Dense"),
+    ("layers not a list", lambda a: a["model"]["config"]["encoder"]["config"].update(layers="Dense"),
      r"a Sequential needs a list 'layers', got 'Dense'"),
     ("missing encoder", lambda a: a["model"]["config"].pop("encoder"), r"cannot build Autoencoder .*'encoder'"),
     ("bad input_shape", lambda a: a["model"]["config"].update(input_shape="abc"),

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from npae import MSE, BinaryCrossEntropy
 from npae.gradcheck import check_loss
-from npae.losses import get_loss
+from npae.core.losses import get_loss
 
 from support import GRAD_TOL
 

@@ -5,8 +5,8 @@ import pytest
 
 import npae
 from npae.gradcheck import check_function
-from npae.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid
-from npae.losses import MSE
+from npae.core.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid
+from npae.core.losses import MSE
 from npae.models import Autoencoder
 
 from support import GRAD_TOL

@@ -11,9 +11,9 @@ from hypothesis import given, strategies as st
 
 import npae
 from npae.gradcheck import check_function
-from npae.layers import Dense, GaussianNoise, MaskingNoise, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from npae.core.layers import Dense, GaussianNoise, MaskingNoise, ReLU, Sequential, Sigmoid, Softplus, Tanh
 from npae.models import Autoencoder
-from npae.penalties import (
+from npae.core.penalties import (
     Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay, jacobian_frobenius_sq,
 )
 
@@ -39,7 +39,7 @@ def layer_objective(seq, x, upstream):
         value = float(np.sum(upstream * y)) + seq.penalty_value
         dx = seq.backward(upstream)
         grads = {"x": dx}
-        grads.update({name: layer.grads[key] for name, _, layer, key in seq.parameters()})
+        grads.update(seq.named_gradients())
         return value, grads
 
     return value_and_grads
@@ -47,7 +47,7 @@ def layer_objective(seq, x, upstream):
 
 def all_tensors(seq, x):
     tensors = {"x": x}
-    tensors.update({name: param for name, param, _, _ in seq.parameters()})
+    tensors.update(seq.named_parameters())
     return tensors
 
 
@@ -79,13 +79,13 @@ def test_parameter_penalties_value_and_gradient(cls, lam, seed, sizes):
     def value_and_grads():
         seq.zero_grads()
         value = penalty.apply_to_parameters(seq)
-        return value, {name: layer.grads[key] for name, _, layer, key in seq.parameters()}
+        return value, dict(seq.named_gradients())
 
     value, grads = value_and_grads()
     assert value == pytest.approx(expected, rel=1e-12)
     biases = [name for name in grads if name.endswith(".b")]
     assert all(not grads[name].any() for name in biases), "weight penalties must leave biases alone"
-    tensors = {name: param for name, param, _, _ in seq.parameters() if name.endswith(".W")}
+    tensors = {name: param for name, param in seq.named_parameters() if name.endswith(".W")}
     errors = check_function(value_and_grads, tensors)
     assert max(errors.values()) < GRAD_TOL, errors
 
@@ -239,8 +239,8 @@ def test_activity_penalty_finds_a_named_encoder_layer_and_defaults_to_the_code()
     encoder = Sequential([Dense(4, 3, rng=0), Sigmoid(name="hidden"), Dense(3, 2, rng=1), Tanh()])
     named, default = KLSparsity(layer="hidden"), L1Activity(0.1)
     Autoencoder(encoder, [Dense(2, 4, rng=2)], penalties=[named, default])
-    assert named.attached_layer is encoder[1]
-    assert default.attached_layer is encoder[3]
+    assert named.attached_index == 1
+    assert default.attached_index == 3
     with pytest.raises(ValueError, match="no layer named 'code'"):
         Autoencoder(dense_stack([4, 2], [Tanh], 0), [Dense(2, 4, rng=2)], penalties=[L1Activity(0.1, layer="code")])
 
@@ -306,11 +306,11 @@ def test_autoencoder_training_loss_gradient_is_exact(case):
 
     def value_and_grads():
         logs = ae.train_batch(x, None, np.random.default_rng(11))  # the same noise draw every call
-        return logs["loss"], {name: layer.grads[key] for name, layer, key in ae.named_parameters()}
+        return logs["loss"], dict(ae.named_gradients())
 
     loss, _ = value_and_grads()
     assert loss > ae.train_batch(x, None, np.random.default_rng(11))["recon"], "the penalties must count"
-    errors = check_function(value_and_grads, {name: layer.params[key] for name, layer, key in ae.named_parameters()})
+    errors = check_function(value_and_grads, dict(ae.named_parameters()))
     assert max(errors.values()) < GRAD_TOL, errors
 
 
@@ -330,8 +330,8 @@ def test_float32_model_keeps_float32_gradients_with_every_penalty():
                              MaskingNoise(0.2), dtype=np.float32, loss="bce")
     x = np.random.default_rng(9).random((8, 6)).astype(np.float32)
     ae.train_batch(x, None, np.random.default_rng(0))
-    for name, layer, key in ae.named_parameters():
-        assert layer.grads[key].dtype == np.float32, name
+    for name, grad in ae.named_gradients():
+        assert grad.dtype == np.float32, name
 
 
 def test_penalised_denoising_model_round_trips_through_save_and_load(tmp_path):

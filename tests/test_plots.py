@@ -171,7 +171,7 @@ def test_line_plot_dict_and_log_ticks():
 
 
 def test_importing_plots_does_not_load_matplotlib():
-    code = "import sys, npae, npae.plots, npae.walkthrough; print('matplotlib' in sys.modules)"
+    code = "import sys, npae, npae.plots, npae.apps.walkthrough; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

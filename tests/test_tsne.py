@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from support import GRAD_TOL
 from npae.gradcheck import check_function, relative_error
-from npae.manifold import (
-    PARALLEL_MIN_POINTS, TSNE, _kl_gradient_row, _kl_gradient_rows_parallel, _kl_gradient_rows_serial,
-    conditional_affinities, joint_affinities, kl_divergence, kl_gradient, kl_gradient_reference, knn_accuracy,
-    student_t_weights,
-)
-from npae.models.pca import squared_distances
+import npae
+from npae.backends import BACKENDS, ops
+from npae.backends.reference.tsne import student_t_weights
+from npae.manifold import TSNE, knn_accuracy
+from npae.manifold.tsne import conditional_affinities, joint_affinities, kl_divergence
+from npae.core.functions import squared_distances
 
 
 def gaussian_clusters(rng, n_clusters=5, per_cluster=40, dim=10, separation=10.0):
@@ -61,47 +61,28 @@ def test_joint_affinities_are_symmetric_and_sum_to_one(rng):
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", BACKENDS)
 @given(n=st.integers(3, 40), dim=st.integers(1, 3), exaggeration=st.sampled_from([1.0, 4.0, 12.0]),
        scale=st.sampled_from([1e-4, 1.0, 30.0]), seed=st.integers(0, 2**31 - 1))
-def test_numba_kernel_matches_numpy_reference(n, dim, exaggeration, scale, seed):
+def test_backends_agree_on_the_gradient(name, n, dim, exaggeration, scale, seed):
     """From n = 3 up: with two points p = q = 1/2 and the true gradient is exactly 0 (only rounding left)."""
     rng = np.random.default_rng(seed)
     P = random_affinities(rng, n, perplexity=min(3.0, n - 1.5))
     Y = scale * rng.standard_normal((n, dim))
-    reference = kl_gradient_reference(P, Y, exaggeration)
-    assert relative_error(kl_gradient(P, Y, exaggeration), reference) < 1e-10
+    with npae.backend("reference"):
+        reference = ops.tsne_gradient(P, Y, exaggeration)
+    with npae.backend(name):
+        assert relative_error(ops.tsne_gradient(P, Y, exaggeration), reference) < 1e-10
 
 
-def test_serial_parallel_and_uncompiled_rows_agree(rng):
-    """The serial and parallel drivers, and the plain Python row function (what NUMBA_DISABLE_JIT=1 runs),
-    give the same row sums."""
-    n = 9
-    P, Yt = random_affinities(rng, n), np.ascontiguousarray(rng.standard_normal((2, n)))
-    outputs = [(np.empty((n, 2)), np.empty((n, 2)), np.empty(n)) for _ in range(3)]
-    _kl_gradient_rows_serial(P, Yt, 2.0, *outputs[0])
-    _kl_gradient_rows_parallel(P, Yt, 2.0, *outputs[1])
-    uncompiled_row = getattr(_kl_gradient_row, "py_func", _kl_gradient_row)  # plain already without JIT
-    for i in range(n):
-        uncompiled_row(i, P, Yt, 2.0, *outputs[2])
-    for results in zip(*outputs):
-        np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(results[2], results[0], rtol=1e-12, atol=1e-15)
-
-
-def test_large_inputs_take_the_parallel_path_and_agree(rng):
-    n = PARALLEL_MIN_POINTS
-    P = joint_affinities(rng.standard_normal((n, 3)), 10.0)
-    Y = rng.standard_normal((n, 2))
-    assert relative_error(kl_gradient(P, Y, 4.0), kl_gradient_reference(P, Y, 4.0)) < 1e-10
-
-
-@pytest.mark.parametrize("gradient", [kl_gradient, kl_gradient_reference])
+@pytest.mark.parametrize("name", BACKENDS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gradient_is_the_derivative_of_kl(gradient, seed):
+def test_gradient_is_the_derivative_of_kl(name, seed):
     rng = np.random.default_rng(seed)
     P = random_affinities(rng, 12)
     Y = rng.standard_normal((12, 2))
-    errors = check_function(lambda: (kl_divergence(P, Y), {"Y": gradient(P, Y)}), {"Y": Y})
+    with npae.backend(name):
+        errors = check_function(lambda: (kl_divergence(P, Y), {"Y": ops.tsne_gradient(P, Y, 1.0)}), {"Y": Y})
     assert errors["Y"] < GRAD_TOL
 
 
@@ -116,7 +97,7 @@ def test_exaggerated_gradient_is_the_derivative_of_the_exaggerated_objective(rng
         weights = student_t_weights(Y)
         return a * np.sum(P * np.log1p(squared_distances(Y))) + math.log(weights.sum())
 
-    errors = check_function(lambda: (objective(), {"Y": kl_gradient(P, Y, a)}), {"Y": Y})
+    errors = check_function(lambda: (objective(), {"Y": ops.tsne_gradient(P, Y, a)}), {"Y": Y})
     assert errors["Y"] < GRAD_TOL
 
 

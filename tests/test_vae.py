@@ -8,7 +8,6 @@ fixed seeds, so a correct implementation passes every time and a wrong term (a m
 
 import math
 
-import numba
 import numpy as np
 import pytest
 
@@ -16,8 +15,8 @@ import npae
 from npae.datasets import binarize
 from npae.gradcheck import check_function, relative_error
 from npae.models.vae import (
-    VAE, ConditionalVAE, bernoulli_nll, bernoulli_nll_grad, bernoulli_nll_of_samples, gaussian_nll, gaussian_nll_grads, kl_divergence,
-    kl_term, log_posterior_from_noise, log_standard_normal, logsumexp, reparameterize, reparameterize_backward,
+    VAE, ConditionalVAE, bernoulli_nll, bernoulli_nll_grad, gaussian_nll, gaussian_nll_grads, kl_divergence, kl_term,
+    log_posterior_from_noise, log_standard_normal, reparameterize, reparameterize_backward,
 )
 from npae.models.zoo import mlp_vae
 
@@ -68,8 +67,8 @@ def loss_and_parameter_grads(vae, x, eps, y=None):
     """``value_and_grads`` for check_function: the loss of one training pass and every parameter gradient."""
     def value_and_grads():
         logs = vae.forward_backward(x, eps, y)
-        return logs["loss"], {name: layer.grads[key] for name, layer, key in vae.named_parameters()}
-    tensors = {name: layer.params[key] for name, layer, key in vae.named_parameters()}
+        return logs["loss"], dict(vae.named_gradients())
+    tensors = dict(vae.named_parameters())
     return value_and_grads, tensors
 
 
@@ -165,20 +164,6 @@ def test_bernoulli_nll_value_gradient_and_stability():
     np.testing.assert_allclose(bernoulli_nll(extreme, np.array([[1.0, 0.0, 0.0]])), [1e4])
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bernoulli_kernel_matches_the_numpy_reference(dtype, monkeypatch):
-    """The fused Numba pass over k samples per image equals bernoulli_nll on the repeated images."""
-    rng = np.random.default_rng(9)
-    x = (rng.random((3, 7)) < 0.5).astype(dtype)
-    logits = (rng.standard_normal((3 * 4, 7)) * 20).astype(dtype)
-    expected = bernoulli_nll(logits, np.repeat(x, 4, axis=0))
-    fused = bernoulli_nll_of_samples(logits, x, 4)
-    assert fused.dtype == dtype
-    np.testing.assert_allclose(fused, expected, rtol=1e-6 if dtype == np.float32 else 1e-13)
-    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
-    np.testing.assert_array_equal(bernoulli_nll_of_samples(logits, x, 4), expected)
-
-
 @pytest.mark.parametrize("per_pixel", [False, True])
 def test_gaussian_nll_value_and_gradients(per_pixel):
     rng = np.random.default_rng(6)
@@ -192,12 +177,6 @@ def test_gaussian_nll_value_and_gradients(per_pixel):
         return gaussian_nll(mean, logvar, x).sum(), {"mean": dmean, "logvar": sum_to_shape(dlogvar, logvar.shape)}
     errors = check_function(value_and_grads, {"mean": mean, "logvar": logvar})
     assert max(errors.values()) < GRAD_TOL, errors
-
-
-def test_logsumexp_is_stable():
-    a = np.array([[1000.0, 1000.0], [-1000.0, -1001.0], [0.1, 0.2]])
-    expected = [1000 + math.log(2), -1000 + math.log1p(math.exp(-1)), math.log(math.exp(0.1) + math.exp(0.2))]
-    np.testing.assert_allclose(logsumexp(a, axis=1), expected, rtol=1e-14)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,7 +196,7 @@ def test_loss_gradient_wrt_every_parameter(kwargs):
     vae = tiny_vae(**kwargs)
     x, eps, _ = batch()
     errors = check_function(*loss_and_parameter_grads(vae, x, eps))
-    assert set(errors) == {name for name, _, _ in vae.named_parameters()}
+    assert set(errors) == {name for name, _ in vae.named_parameters()}
     assert max(errors.values()) < GRAD_TOL, errors
 
 
@@ -291,8 +270,8 @@ def test_fit_lowers_the_negative_elbo_and_keeps_float32():
     vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, seed=0)
     history = vae.fit(X, epochs=10, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
     assert history["neg_elbo"][-1] < 0.6 * history["neg_elbo"][0]
-    for _, layer, key in vae.named_parameters():
-        assert layer.params[key].dtype == np.float32 and layer.grads[key].dtype == np.float32
+    for (_, param), (_, grad) in zip(vae.named_parameters(), vae.named_gradients()):
+        assert param.dtype == np.float32 and grad.dtype == np.float32
     for out in (vae.elbo(X[:5]), vae.log_likelihood(X[:5], k=3), vae.sample(2), vae.encode(X[:2])[1]):
         assert out.dtype == np.float32
 
@@ -357,7 +336,7 @@ def test_conditional_sampling_follows_the_label():
     """Trained on one pattern per class, sample(labels=c) draws images nearest to pattern c."""
     X, labels = toy_binary_data(n=600, n_classes=4)
     vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, n_classes=4, seed=0)
-    vae.fit(X, labels, epochs=20, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
+    vae.fit(X, y=labels, epochs=20, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
     patterns = prototypes(4, 16, seed=0)
     for c in range(4):
         images = vae.sample(20, labels=c, seed=c)
@@ -394,8 +373,8 @@ def test_conditional_vae_refuses_bad_labels():
 ], ids=["bernoulli", "gaussian-pixel", "conditional"])
 def test_save_load_round_trip(tmp_path, kwargs):
     vae = tiny_vae(np.float32, seed=3, **kwargs)
-    for _, layer, key in vae.named_parameters():  # move every parameter off its initial value
-        layer.params[key] += 0.1
+    for _, param in vae.named_parameters():  # move every parameter off its initial value
+        param += 0.1
     x, _, y = batch(n=3, n_classes=kwargs.get("n_classes"))
     x = x.astype(np.float32)
     vae.save(tmp_path / "vae.npz")
@@ -420,7 +399,7 @@ def test_mlp_vae_is_the_benchmark_architecture():
     ({"free_bits": "many"}, TypeError, "free_bits"),
     ({"variance": 2.0}, ValueError, "only used with likelihood='gaussian'"),
     ({"likelihood": "gaussian", "variance": "diagonal"}, ValueError, "variance"),
-    ({"likelihood": "gaussian", "variance": 0.0}, ValueError, r"variance: expected a number in \(0, inf\)"),
+    ({"likelihood": "gaussian", "variance": 0.0}, ValueError, r"variance: expected a finite number > 0"),
     ({"likelihood": "gaussian", "binarize": True}, ValueError, "binarize"),
     ({"warmup_epochs": -2}, ValueError, "warmup_epochs"),
 ])
@@ -463,7 +442,7 @@ def test_loss_and_gradients_match_pytorch_autograd(kwargs):
     vae = tiny_vae(**kwargs)
     x, eps, _ = batch(n=5)
     logs = vae.forward_backward(x, eps)
-    params = {name: torch.tensor(layer.params[key], requires_grad=True) for name, layer, key in vae.named_parameters()}
+    params = {name: torch.tensor(param, requires_grad=True) for name, param in vae.named_parameters()}
     tx = torch.from_numpy(x)
     h = _torch_network(torch, vae.encoder, "encoder", tx, params)
     mu, logvar = h[:, :LATENT], h[:, LATENT:]
@@ -480,5 +459,5 @@ def test_loss_and_gradients_match_pytorch_autograd(kwargs):
     loss.backward()
     assert logs["loss"] == pytest.approx(loss.item(), rel=1e-12)
     assert logs["kl"] == pytest.approx(kl.item(), rel=1e-12)
-    for name, layer, key in vae.named_parameters():
-        assert relative_error(layer.grads[key], params[name].grad.numpy()) < 1e-10, name
+    for name, grad in vae.named_gradients():
+        assert relative_error(grad, params[name].grad.numpy()) < 1e-10, name

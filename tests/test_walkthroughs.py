@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npae import walkthrough
+from npae.apps import walkthrough
 from npae.gradcheck import check_loss
-from npae.losses import SoftmaxCrossEntropy, log_softmax, one_hot
+from npae.core.losses import SoftmaxCrossEntropy
+from npae.core.functions import log_softmax, one_hot
 
 from support import GRAD_TOL
 

@@ -51,7 +51,7 @@ import numpy as np
 from npae import Adam, Autoencoder, Dense, plots
 from npae.models.pca import PCA, principal_angles
 from npae.models.zoo import dense_autoencoder
-from npae.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
+from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
 
 CODE_DIM = 32
 

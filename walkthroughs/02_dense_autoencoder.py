@@ -45,9 +45,10 @@ import numpy as np
 
 from npae import Adam, plots
 from npae.manifold import TSNE, knn_accuracy
-from npae.models.pca import PCA, KernelPCA, squared_distances
+from npae.models.pca import PCA, KernelPCA
+from npae.core.functions import squared_distances
 from npae.models.zoo import dense_autoencoder
-from npae.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
+from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
 
 
 def snapshot_callback(digits, epochs_to_keep, snapshots):

@@ -51,7 +51,7 @@ import numpy as np
 
 from npae import Adam, plots
 from npae.models.zoo import dense_autoencoder
-from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 
 def split_train_validation(data, n_fit, rng):

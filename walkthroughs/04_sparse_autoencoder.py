@@ -45,12 +45,12 @@ import time
 import numpy as np
 
 from npae import plots
-from npae.layers import Dense, Sequential, Sigmoid
-from npae.losses import MSE
+from npae.core.layers import Dense, Sequential, Sigmoid
+from npae.core.losses import MSE
 from npae.models import Autoencoder
-from npae.optim import Adam, CosineDecay
-from npae.penalties import KLSparsity, WeightDecay
-from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae.core.optim import Adam, CosineDecay
+from npae.core.penalties import KLSparsity, WeightDecay
+from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 RHO, BETA, LAMBDA = 0.1, 3.0, 3e-3
 HIDDEN = 196

@@ -42,11 +42,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from npae import plots
-from npae.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid
-from npae.losses import MSE
+from npae.core.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid
+from npae.core.losses import MSE
 from npae.models import Autoencoder
-from npae.optim import Adam, CosineDecay
-from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae.core.optim import Adam, CosineDecay
+from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 HIDDEN = 256
 N_EXAMPLES = 8

@@ -44,12 +44,12 @@ import time
 import numpy as np
 
 from npae import plots
-from npae.layers import Dense, GaussianNoise, Sequential, Sigmoid
-from npae.losses import MSE, BinaryCrossEntropy
+from npae.core.layers import Dense, GaussianNoise, Sequential, Sigmoid
+from npae.core.losses import MSE, BinaryCrossEntropy
 from npae.models import Autoencoder
-from npae.optim import Adam, CosineDecay
-from npae.penalties import Contractive, jacobian_frobenius_sq
-from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae.core.optim import Adam, CosineDecay
+from npae.core.penalties import Contractive, jacobian_frobenius_sq
+from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 HIDDEN = 500
 LAMBDA = 0.1

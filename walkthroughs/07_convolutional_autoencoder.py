@@ -80,7 +80,7 @@ import numba
 from npae import Adam, plots
 from npae.models.pca import PCA
 from npae.models.zoo import conv_autoencoder, dense_autoencoder
-from npae.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
+from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
 
 CODE_DIM = 32
 TARGET_CONV_MSE = 0.0062  # issue 3: ConvAE test MSE per pixel after 10 epochs

@@ -54,7 +54,7 @@ import npae
 from npae import Adam, plots
 from npae.datasets import binarize
 from npae.models.zoo import mlp_vae
-from npae.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
+from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
 
 TEST_BINARIZATION_SEED = 2014
 #: the same model and recipe in PyTorch (mean over the 10,000 binarised test images, nats per image)

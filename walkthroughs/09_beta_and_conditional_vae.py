@@ -39,7 +39,7 @@ from npae import Adam, plots
 from npae.datasets import binarize
 from npae.models.vae import kl_divergence
 from npae.models.zoo import mlp_vae
-from npae.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
+from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
 
 TEST_BINARIZATION_SEED = 2014
 BETAS = (0.5, 1.0, 4.0)
@@ -49,7 +49,7 @@ CONDITIONAL_LATENT = 2
 
 def train(model, args, name, x_train, validation, labels=None):
     """Fit on the training images (and labels for a conditional model), validating on ``validation``."""
-    return model.fit(x_train, labels, epochs=pick(args, full=10, quick=1), batch_size=100,
+    return model.fit(x_train, y=labels, epochs=pick(args, full=10, quick=1), batch_size=100,
                      validation_data=validation, optimizer=Adam(1e-3), seed=args.seed, **resume_options(args, name))
 
 

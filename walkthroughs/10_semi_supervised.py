@@ -62,12 +62,14 @@ import time
 import numpy as np
 
 from npae import Adam, Dense, Sequential, plots, training
-from npae.losses import SoftmaxCrossEntropy, one_hot
+from npae.core.losses import SoftmaxCrossEntropy
+from npae.core.functions import one_hot
 from npae.models import Autoencoder
-from npae.models.base import Model, check_data
+from npae.models.base import Model
+from npae.core.checks import check_data
 from npae.models.zoo import dense_autoencoder
-from npae.penalties import WeightDecay
-from npae.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae.core.penalties import WeightDecay
+from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
 N_CLASSES = 10
 ALPHA = 1.0
@@ -117,7 +119,7 @@ class SoftmaxRegression(Model):
 def fit_classifier(X, y, seed, epochs):
     """Softmax regression fitted on all of ``(X, y)`` at once (full batch, Adam lr 1e-2)."""
     model = SoftmaxRegression(X.shape[1], seed=seed)
-    training.fit(model, X, y, epochs=epochs, batch_size=len(X), optimizer=Adam(1e-2), seed=seed, verbose=0)
+    training.fit(model, X, y=y, epochs=epochs, batch_size=len(X), optimizer=Adam(1e-2), seed=seed, verbose=0)
     return model
 
 

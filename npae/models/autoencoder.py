@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.base import Layer, Sequential, positive_int
-from ..layers.activations import sigmoid
-from ..losses import get_loss
 from .. import training
-from .base import Model, check_data, check_shape
+from ..backends import ops
+from ..core.checks import check_data, check_shape, positive_int
+from ..core.layers import Layer, Sequential
+from ..core.losses import get_loss
+from ..core.registry import deserialize, serializable, serialize
+from .base import Model
 
 
 def _as_sequential(net, name):
@@ -39,13 +41,14 @@ def infer_input_shape(net):
     return None
 
 
+@serializable
 class Autoencoder(Model):
     """``Autoencoder(encoder, decoder, loss="mse", penalties=(), corruption=None, input_shape=None)``.
 
     - ``loss``: ``"mse"``, ``"bce"`` (the decoder then outputs logits; reconstructions are their sigmoid)
       or a ``Loss`` instance.
     - ``penalties``: regularisers from ``npae.penalties``, each attached to its layer when the model is built.
-    - ``corruption``: a noise object from ``npae.layers.noise`` applied to the input during training only.
+    - ``corruption``: a noise object (``npae.GaussianNoise``, ``MaskingNoise``, ``SaltAndPepperNoise``) applied to the input during training only.
     - ``input_shape``: per-sample input shape (without batch); inferred from a first Dense layer. When known,
       the model checks once, by a dry forward pass, that the decoder gives back that shape.
     """
@@ -56,14 +59,14 @@ class Autoencoder(Model):
         self.loss = get_loss(loss)
         if corruption is not None and not hasattr(corruption, "corrupt"):
             raise TypeError(
-                f"corruption: expected a noise object from npae.layers.noise (GaussianNoise, MaskingNoise, "
-                f"SaltAndPepperNoise), got {type(corruption).__name__}"
+                f"corruption: expected a noise object (npae.GaussianNoise, npae.MaskingNoise, "
+                f"npae.SaltAndPepperNoise), got {type(corruption).__name__}"
             )
         self.corruption = corruption
         self.penalties = list(penalties)
         for p in self.penalties:
             if not hasattr(p, "bind"):
-                raise TypeError(f"penalties: expected penalty objects from npae.penalties, got {type(p).__name__}")
+                raise TypeError(f"penalties: expected penalty objects from npae.core.penalties, got {type(p).__name__}")
             p.bind(self)
         self.input_shape = check_shape(input_shape, "input_shape") if input_shape is not None else infer_input_shape(self.encoder)
         self.optimizer = None
@@ -121,7 +124,7 @@ class Autoencoder(Model):
         return self._batched(lambda x: self._output(self.decoder.forward(self.encoder.forward(x))), X, batch_size)
 
     def _output(self, raw):
-        return sigmoid(raw) if self.loss.output_activation == "sigmoid" else raw
+        return ops.sigmoid(raw) if self.loss.output_activation == "sigmoid" else raw
 
     def per_sample_loss(self, X, batch_size=1000):
         """Reconstruction loss of each sample (clean input, no penalties), e.g. for best/worst figures."""
@@ -149,16 +152,17 @@ class Autoencoder(Model):
                 penalty += p.apply_to_parameters(self)
         return {"loss": recon + penalty, "recon": recon, "penalty": penalty}
 
-    def fit(self, X, epochs=10, batch_size=200, validation_data=None, optimizer=None, seed=0, **kwargs):
-        """Train with minibatch gradient descent; returns a ``History`` (see ``npae.training.fit``)."""
+    def fit(self, X, *, y=None, epochs=10, batch_size=200, validation_data=None, optimizer=None, seed=0, **kwargs):
+        """Train with minibatch gradient descent; returns a ``History`` (see ``npae.training.fit``).
+
+        ``y`` must stay None: an autoencoder learns from its inputs alone (the argument exists so that every
+        model's ``fit`` has the same shape)."""
         return training.fit(
-            self, X, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            self, X, y=y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
             optimizer=optimizer, seed=seed, **kwargs,
         )
 
     def get_config(self):
-        from ..io import serialize
-
         return {
             "encoder": serialize(self.encoder),
             "decoder": serialize(self.decoder),
@@ -170,8 +174,6 @@ class Autoencoder(Model):
 
     @classmethod
     def from_config(cls, config):
-        from ..io import deserialize
-
         return cls(
             deserialize(config["encoder"]),
             deserialize(config["decoder"]),

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.base import check_float_dtype, positive_int
-from .base import check_data
+from ..core.checks import check_data, positive_int, real_number
+from ..core.functions import squared_distances
 
 KERNELS = ("rbf", "poly", "linear")
 
@@ -38,13 +38,6 @@ KERNELS = ("rbf", "poly", "linear")
 # ----------------------------------------------------------------------------------------------
 # Shared helpers
 # ----------------------------------------------------------------------------------------------
-
-
-def check_samples(X, name, feature_shape=None):
-    """Validate ``X`` (N, ...) as float32 or float64 data and return it with its dtype unchanged."""
-    X = check_data(X, name, getattr(X, "dtype", None), feature_shape)
-    check_float_dtype(X.dtype, name)
-    return X
 
 
 def flatten_samples(X):
@@ -56,23 +49,6 @@ def sign_flip_rows(vectors):
     """Flip the sign of each row so that its largest-|.| entry is positive (a deterministic convention)."""
     largest = vectors[np.arange(vectors.shape[0]), np.argmax(np.abs(vectors), axis=1)]
     return vectors * np.where(largest < 0, -1, 1).astype(vectors.dtype)[:, None]
-
-
-def squared_distances(A, B=None):
-    """Pairwise squared Euclidean distances ``|a_i - b_j|^2`` (N_A, N_B), clipped at 0 (rounding).
-
-    Uses ``|a|^2 + |b|^2 - 2 a.b`` so the work is one matrix product; with ``B`` None, ``B = A`` and the
-    diagonal is exactly 0.
-    """
-    same = B is None
-    B = A if same else B
-    a2 = np.einsum("ij,ij->i", A, A)
-    b2 = a2 if same else np.einsum("ij,ij->i", B, B)
-    d2 = a2[:, None] + b2[None, :] - 2 * (A @ B.T)
-    np.maximum(d2, 0, out=d2)
-    if same:
-        np.fill_diagonal(d2, 0)
-    return d2
 
 
 def principal_angles(A, B):
@@ -106,6 +82,13 @@ def _row_space_basis(M, name):
 class _Fitted:
     """Shared bookkeeping: the per-sample shape and dtype seen by ``fit``, checked by ``transform``."""
 
+    def _check_no_labels(self, y):
+        if y is not None:
+            raise ValueError(
+                f"y: {type(self).__name__} is fitted without labels, got labels of shape {np.shape(y)} (the argument "
+                "exists so that every model's fit has the same shape)"
+            )
+
     def _require_fitted(self, method):
         if getattr(self, "feature_shape_", None) is None:
             raise ValueError(f"{type(self).__name__}.{method}: call fit(X) first")
@@ -122,9 +105,9 @@ class _Fitted:
                 f"n_components: expected at most {limit_name} = {limit} for X of this shape, got {self.n_components}"
             )
 
-    def fit_transform(self, X):
+    def fit_transform(self, X, *, y=None):
         """``fit(X)``, then the codes of the same samples."""
-        return self.fit(X).transform(X)
+        return self.fit(X, y=y).transform(X)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,9 +132,10 @@ class PCA(_Fitted):
         self.n_components = positive_int(n_components, "n_components")
         self.feature_shape_ = None
 
-    def fit(self, X):
+    def fit(self, X, *, y=None):
         """``Xc = X - mu = U S V^T``; keep the first k rows of ``V^T`` and ``lambda_i = s_i^2 / N``."""
-        X = check_samples(X, "X")
+        self._check_no_labels(y)
+        X = check_data(X, "X")
         n = X.shape[0]
         flat = flatten_samples(X)
         self._check_n_components(n, flat.shape[1], "min(N, D)")
@@ -199,12 +183,6 @@ class PCA(_Fitted):
 # ----------------------------------------------------------------------------------------------
 
 
-def is_finite_number(value):
-    """True for a finite int or float (not a bool), Python or NumPy."""
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    return is_number and bool(np.isfinite(value))
-
-
 def kernel_matrix(A, B, kernel, gamma, degree, coef0):
     """``K_ij = k(a_i, b_j)``: rbf ``exp(-gamma |a - b|^2)``, poly ``(gamma a.b + coef0)^degree``, linear ``a.b``."""
     if kernel == "linear":
@@ -231,22 +209,19 @@ class KernelPCA(_Fitted):
         self.n_components = positive_int(n_components, "n_components")
         if kernel not in KERNELS:
             raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
-        if gamma is not None and not (is_finite_number(gamma) and gamma > 0):
-            raise ValueError(f"gamma: expected a finite number > 0 or None (1 / D), got {gamma!r}")
-        if not is_finite_number(coef0):
-            raise ValueError(f"coef0: expected a finite number, got {coef0!r}")
         self.kernel = kernel
-        self.gamma = gamma
+        self.gamma = None if gamma is None else real_number(gamma, "gamma", low=0.0, include_low=False)
         self.degree = positive_int(degree, "degree")
-        self.coef0 = float(coef0)
+        self.coef0 = real_number(coef0, "coef0")
         self.feature_shape_ = None
 
     def _kernel(self, A, B):
         return kernel_matrix(A, B, self.kernel, self.gamma_, self.degree, self.coef0)
 
-    def fit(self, X):
+    def fit(self, X, *, y=None):
         """Eigendecomposition of the double-centred kernel matrix ``Kc``; keeps the top k eigenpairs."""
-        X = check_samples(X, "X")
+        self._check_no_labels(y)
+        X = check_data(X, "X")
         flat = flatten_samples(X)
         self._check_n_components(flat.shape[0], None, "N")
         self.gamma_ = X.dtype.type(self.gamma if self.gamma is not None else 1.0 / flat.shape[1])
@@ -282,9 +257,9 @@ class KernelPCA(_Fitted):
         centred = cross - cross.mean(axis=1, keepdims=True) - self.K_column_means_[None, :] + self.K_mean_
         return centred @ self.dual_coef_
 
-    def fit_transform(self, X):
+    def fit_transform(self, X, *, y=None):
         """The training projections ``sqrt(lambda_j) a_nj`` (equal to ``transform`` of the training data)."""
-        self.fit(X)
+        self.fit(X, y=y)
         return self.eigenvectors_ * np.sqrt(self.eigenvalues_)
 
     def __repr__(self):

@@ -37,16 +37,17 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from .. import training
-from ..datasets import binarize as binarize_images
-from ..kernels.jit import parallel_fast_kernel
-from ..layers.activations import sigmoid, softplus
-from ..layers.base import Layer, as_generator, positive_int, real_in_range
+from ..backends import ops
+from ..core.checks import as_generator, check_data, positive_int, real_number
+from ..core.functions import binarize as binarize_images
+from ..core.functions import logsumexp, one_hot, softplus
+from ..core.layers import Layer
+from ..core.registry import deserialize, serializable, serialize
 from .autoencoder import _as_sequential, infer_input_shape
-from .base import Model, check_data
+from .base import Model
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LEARNED_VARIANCES = ("scalar", "pixel")
@@ -113,34 +114,9 @@ def bernoulli_nll(logits, x):
     return _per_image_sum(softplus(logits) - x * logits)
 
 
-@parallel_fast_kernel
-def _bernoulli_nll_of_samples(logits, x, k, out):
-    for row in numba.prange(logits.shape[0]):
-        image = row // k
-        total = 0.0
-        for d in range(logits.shape[1]):
-            l = logits[row, d]
-            total += max(l, 0.0) + np.log1p(np.exp(-abs(l))) - x[image, d] * l
-        out[row] = total
-
-
-def bernoulli_nll_of_samples(logits, x, k):
-    """``bernoulli_nll(logits, np.repeat(x, k, axis=0))``: k decoded samples per image, rows grouped by image.
-
-    ``logits`` is (B k, D) and ``x`` (B, D); row r is scored against image ``r // k``. A Numba kernel makes one
-    fused pass (no repeated copy of x, no temporaries, sums in float64): it is a third of the time of the
-    importance-weighted estimate, whose decoder output has k = 1000 rows per test image.
-    """
-    if numba.config.DISABLE_JIT:  # stepping through in a debugger: the readable version
-        return bernoulli_nll(logits, np.repeat(x, k, axis=0))
-    out = np.empty(logits.shape[0], dtype=logits.dtype)
-    _bernoulli_nll_of_samples(np.ascontiguousarray(logits), np.ascontiguousarray(x), k, out)
-    return out
-
-
 def bernoulli_nll_grad(logits, x):
     """``d(-log p(x | l))/dl = sigmoid(l) - x``, elementwise (the derivative of ``bernoulli_nll``'s sum)."""
-    return sigmoid(logits) - x
+    return ops.sigmoid(logits) - x
 
 
 def gaussian_nll(mean, logvar, x):
@@ -178,22 +154,12 @@ def log_posterior_from_noise(logvar, eps):
     return -0.5 * (LOG_2PI + logvar + eps * eps).sum(axis=-1)
 
 
-def logsumexp(a, axis=-1):
-    """``log sum_i e^{a_i}`` without overflow: ``m + log sum_i e^{a_i - m}`` with ``m = max_i a_i``."""
-    m = a.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def one_hot(labels, n_classes, dtype):
-    """Rows of the identity: ``one_hot([2], 4) = [[0, 0, 1, 0]]``."""
-    return np.eye(n_classes, dtype=dtype)[labels]
-
-
 # ----------------------------------------------------------------------------------------------
 # The learned output variance of a Gaussian decoder
 # ----------------------------------------------------------------------------------------------
 
 
+@serializable
 class LogVariance(Layer):
     """A learned log-variance ``theta`` for a Gaussian likelihood: one scalar (``size=1``) or one per pixel.
 
@@ -230,14 +196,6 @@ class LogVariance(Layer):
 # ----------------------------------------------------------------------------------------------
 
 
-def _non_negative_number(value, name):
-    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name}: expected a number >= 0, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def _check_variance(variance, likelihood):
     """A fixed variance (a number > 0) or ``"scalar"``/``"pixel"`` for a learned one; Gaussian only."""
     if likelihood == "bernoulli":
@@ -248,7 +206,7 @@ def _check_variance(variance, likelihood):
         if variance not in LEARNED_VARIANCES:
             raise ValueError(f"variance: expected a number > 0 or one of {LEARNED_VARIANCES}, got {variance!r}")
         return variance
-    return real_in_range(variance, "variance", low=0, include_low=False)
+    return real_number(variance, "variance", low=0, include_low=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,6 +214,7 @@ def _check_variance(variance, likelihood):
 # ----------------------------------------------------------------------------------------------
 
 
+@serializable
 class VAE(Model):
     """``VAE(encoder, decoder, latent_dim, likelihood="bernoulli", beta=1.0, warmup_epochs=0, free_bits=0.0, seed=0)``.
 
@@ -288,9 +247,9 @@ class VAE(Model):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood: expected one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood = likelihood
-        self.beta = _non_negative_number(beta, "beta")
+        self.beta = real_number(beta, "beta", low=0.0)
         self.warmup_epochs = positive_int(warmup_epochs, "warmup_epochs", minimum=0)
-        self.free_bits = _non_negative_number(free_bits, "free_bits")
+        self.free_bits = real_number(free_bits, "free_bits", low=0.0)
         self.seed = positive_int(seed, "seed", minimum=0)
         self.variance = _check_variance(variance, likelihood)
         if not isinstance(binarize, bool):
@@ -401,7 +360,7 @@ class VAE(Model):
     def _nll_of_samples(self, out, x, k):
         """``-log p(x_b | z_bi)`` for k decoded samples per image (rows of ``out`` grouped by image), (B k,)."""
         if self.likelihood == "bernoulli":
-            return bernoulli_nll_of_samples(out.reshape(out.shape[0], -1), x.reshape(x.shape[0], -1), k)
+            return ops.bernoulli_nll_of_samples(out.reshape(out.shape[0], -1), x.reshape(x.shape[0], -1), k)
         return self._nll(out, np.repeat(x, k, axis=0))
 
     def _reconstruction_loss(self, out, x):
@@ -475,13 +434,14 @@ class VAE(Model):
         eps = rng.standard_normal((xb.shape[0], self.latent_dim), dtype=self.dtype)
         return self.forward_backward(xb, eps, yb)
 
-    def fit(self, X, y=None, epochs=10, batch_size=100, validation_data=None, optimizer=None, seed=0, **kwargs):
+    def fit(self, X, *, y=None, epochs=10, batch_size=100, validation_data=None, optimizer=None, seed=0, **kwargs):
         """Train with minibatch gradient descent; returns a ``History`` (see ``npae.training.fit``).
 
-        The KL warm-up restarts at epoch 0 on every call.
+        ``y``: the labels of a ``ConditionalVAE`` (None for a VAE). The KL warm-up restarts at epoch 0 on every
+        call.
         """
         return training.fit(
-            self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+            self, X, y=y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
             optimizer=optimizer, seed=seed, **kwargs,
         )
 
@@ -558,7 +518,7 @@ class VAE(Model):
     # --- encoding, decoding, generation -------------------------------------------------------
     def _output(self, out):
         """The decoder's image: pixel probabilities ``sigmoid(l)`` (Bernoulli) or the Gaussian mean."""
-        return sigmoid(out) if self.likelihood == "bernoulli" else out
+        return ops.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     def encode(self, X, y=None, batch_size=1000):
         """``(mu, logvar)`` of ``q(z | x)`` for each image, each (N, latent_dim)."""
@@ -580,8 +540,10 @@ class VAE(Model):
         mu, _ = self.encode(X, y, batch_size)
         return self.decode(mu, y, batch_size)
 
-    def sample(self, n, seed=None, labels=None):
-        """``n`` new images ``decode(z)`` with ``z ~ N(0, I)`` drawn from ``seed`` (default: the model's seed)."""
+    def sample(self, n, *, labels=None, seed=None):
+        """``n`` new images ``decode(z)`` with ``z ~ N(0, I)`` drawn from ``seed`` (default: the model's seed).
+
+        ``labels``: for a ``ConditionalVAE``, the digit of every sample (one int, or ``n`` ints)."""
         n = positive_int(n, "n")
         z = self._rng(seed).standard_normal((n, self.latent_dim), dtype=self.dtype)
         return self.decode(z, self._sample_labels(labels, n))
@@ -619,8 +581,6 @@ class VAE(Model):
 
     # --- persistence --------------------------------------------------------------------------
     def get_config(self):
-        from ..io import serialize
-
         return {
             "encoder": serialize(self.encoder),
             "decoder": serialize(self.decoder),
@@ -637,8 +597,6 @@ class VAE(Model):
 
     @classmethod
     def from_config(cls, config):
-        from ..io import deserialize
-
         rest = {k: v for k, v in config.items() if k not in ("encoder", "decoder")}
         return cls(deserialize(config["encoder"]), deserialize(config["decoder"]), **rest)
 
@@ -649,6 +607,7 @@ class VAE(Model):
         )
 
 
+@serializable
 class ConditionalVAE(VAE):
     """A VAE whose encoder and decoder both read the one-hot label: ``q(z | x, y)`` and ``p(x | z, y)``.
 
@@ -691,10 +650,6 @@ class ConditionalVAE(VAE):
             raise ValueError(f"labels: a ConditionalVAE samples given labels (an int or {n} ints), got None")
         labels = np.asarray(labels)
         return np.full(n, labels) if labels.ndim == 0 else labels
-
-    def sample(self, n, labels=None, seed=None):
-        """``n`` images of the given labels (one int for all, or ``n`` ints), ``z ~ N(0, I)`` from ``seed``."""
-        return super().sample(n, seed=seed, labels=labels)
 
     def get_config(self):
         return {**super().get_config(), "n_classes": self.n_classes}

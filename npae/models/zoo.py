@@ -1,20 +1,15 @@
-"""Ready-made architectures: the models of the classic tutorials and DESIGN.md's benchmark models.
+"""Ready-made architectures: the models of the classic tutorials and the benchmark models (benchmarks/README.md).
 
 Each builder returns an untrained model; ``seed`` makes the initial weights reproducible.
 """
 
 from __future__ import annotations
 
-from ..layers.activations import get_activation
-from ..layers.base import as_generator, positive_int
-from ..layers.base import Sequential
-from ..layers.dense import Dense
-from ..layers.activations import ReLU, Sigmoid
-from ..layers.conv import Conv2D
-from ..layers.pooling import MaxPool2D
-from ..layers.shape import Flatten, Reshape
-from ..layers.upsampling import UpSampling2D
-from ..losses import get_loss
+from ..core.checks import as_generator, positive_int
+from ..core.layers import (
+    Conv2D, Dense, Flatten, MaxPool2D, ReLU, Reshape, Sequential, Sigmoid, UpSampling2D, get_activation,
+)
+from ..core.losses import get_loss
 from .autoencoder import Autoencoder
 from .vae import VAE, ConditionalVAE
 
@@ -58,7 +53,7 @@ def dense_autoencoder(input_dim=784, hidden=(256, 128), code_dim=32, activation=
 
 
 def mlp_vae(input_dim=784, hidden=(512, 256), latent_dim=32, activation="relu", n_classes=None, seed=0, **kwargs):
-    """DESIGN.md's benchmark VAE: ``784-512 ReLU-256 ReLU-(mu, logvar) 32``; ``32-256 ReLU-512 ReLU-784 logits``.
+    """The benchmark VAE: ``784-512 ReLU-256 ReLU-(mu, logvar) 32``; ``32-256 ReLU-512 ReLU-784 logits``.
 
     The encoder's last layer gives ``2 * latent_dim`` linear outputs (mu, logvar); the decoder's last layer is
     linear (logits for the Bernoulli likelihood, the mean for the Gaussian one). With ``n_classes`` it is a
@@ -78,7 +73,7 @@ def mlp_vae(input_dim=784, hidden=(512, 256), latent_dim=32, activation="relu", 
 
 
 def conv_autoencoder(code_dim=32, seed=0, loss="mse", init="torch_default", **kwargs):
-    """DESIGN.md's ConvAE for (N, 1, 28, 28) images.
+    """The benchmark ConvAE for (N, 1, 28, 28) images.
 
     Encoder: Conv(1->16, 3x3, pad 1) ReLU, MaxPool 2, Conv(16->32, 3x3, pad 1) ReLU, MaxPool 2, Flatten,
     Dense(1568 -> code_dim). Decoder: Dense(code_dim -> 1568) ReLU, Reshape(32, 7, 7), UpSampling 2,

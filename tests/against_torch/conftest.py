@@ -12,7 +12,7 @@ tensor is below ``TORCH_TOL`` and counts the tensors; the count is printed at th
 
 import pytest
 
-from npae.gradcheck_suite import one_numba_thread
+from npae.gradcheck.suite import one_numba_thread
 
 TORCH_TOL = 1e-8
 

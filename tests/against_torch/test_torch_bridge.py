@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
 from npae import Dense, ELU, Flatten, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Tanh
-from npae.torch_bridge import compare_with_torch, copy_weights, to_torch, torch_gradients
+from npae.gradcheck.torch_bridge import compare_with_torch, copy_weights, to_torch, torch_gradients
 
 
 def small_net(dtype=np.float64):
@@ -50,13 +50,13 @@ def test_round_trip_from_torch_brings_back_new_weights_in_npae_layout_and_dtype(
 
 def test_round_trip_to_torch_and_back_is_exact():
     net = small_net()
-    before = {name: p.copy() for name, p, _, _ in net.parameters()}
+    before = {name: p.copy() for name, p in net.named_parameters()}
     twin = to_torch(net)
     for layer in net.layers:
         for key in layer.params:
             layer.params[key] = np.zeros_like(layer.params[key])
     copy_weights(net, twin, direction="from_torch")
-    for name, p, _, _ in net.parameters():
+    for name, p in net.named_parameters():
         np.testing.assert_array_equal(p, before[name])
     copy_weights(net, twin, direction="to_torch")
     np.testing.assert_array_equal(twin[0].weight.detach().numpy(), before["0.W"].T)
@@ -114,7 +114,7 @@ def test_bad_arguments():
 
 
 def test_unsupported_layer_names_the_supported_ones():
-    from npae.layers.base import Layer
+    from npae import Layer
 
     class Doubler(Layer):
         def forward(self, x, training=False):
@@ -128,7 +128,7 @@ def test_unsupported_layer_names_the_supported_ones():
 
 
 def test_corruption_layers_become_identities_compared_at_inference(matches_torch):
-    from npae.layers import GaussianNoise, MaskingNoise, SaltAndPepperNoise
+    from npae.core.layers import GaussianNoise, MaskingNoise, SaltAndPepperNoise
 
     rng = np.random.default_rng(5)
     net = Sequential([MaskingNoise(0.5, rng=0), Dense(4, 3, rng=1), GaussianNoise(0.3, rng=2), Tanh(),

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
-from npae import gradcheck_suite as suite
-from npae.losses import Loss
+from npae.gradcheck import suite
+from npae.core.losses import Loss
 
 
 def test_against_torch_every_row_passes(matches_torch):

@@ -11,8 +11,8 @@ from hypothesis import assume, given, strategies as st
 
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
-from npae.layers import AvgPool2D, Conv2D, Conv2DTranspose, MaxPool2D, ReLU, Sequential, UpSampling2D
-from npae.torch_bridge import compare_with_torch
+from npae.core.layers import AvgPool2D, Conv2D, Conv2DTranspose, MaxPool2D, ReLU, Sequential, UpSampling2D
+from npae.gradcheck.torch_bridge import compare_with_torch
 
 seeds = st.integers(0, 2**16)
 sides = st.integers(1, 4)

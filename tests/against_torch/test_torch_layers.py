@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
 from npae import ELU, Dense, Flatten, Identity, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Softplus, Tanh
-from npae.torch_bridge import compare_with_torch
+from npae.gradcheck.torch_bridge import compare_with_torch
 
 seeds = st.integers(0, 2**16)
 

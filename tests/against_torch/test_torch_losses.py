@@ -7,8 +7,8 @@ from hypothesis import given, strategies as st
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
 from npae import MSE, BinaryCrossEntropy
-from npae.losses import SoftmaxCrossEntropy
-from npae.torch_bridge import compare_loss_with_torch
+from npae.core.losses import SoftmaxCrossEntropy
+from npae.gradcheck.torch_bridge import compare_loss_with_torch
 
 
 @given(cls=st.sampled_from([MSE, BinaryCrossEntropy]), reduction=st.sampled_from(["mean", "sum"]),

@@ -11,9 +11,9 @@ from hypothesis import given, strategies as st
 
 torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
 
-from npae.layers import ELU, Dense, LeakyReLU, ReLU, Sequential, Sigmoid, Softplus, Tanh
-from npae.penalties import Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay
-from npae.torch_bridge import (
+from npae.core.layers import ELU, Dense, LeakyReLU, ReLU, Sequential, Sigmoid, Softplus, Tanh
+from npae.core.penalties import Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay
+from npae.gradcheck.torch_bridge import (
     compare_parameter_penalty_with_torch, compare_with_torch, to_torch, torch_activity_penalty,
 )
 from npae.gradcheck import relative_error

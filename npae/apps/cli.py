@@ -1,0 +1,129 @@
+"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``.
+
+Imports are done inside each command so that ``npae --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+MODELS = ("dense", "conv")
+
+
+def build_model(kind, code_dim, seed):
+    from ..models import zoo
+
+    if kind == "dense":
+        return zoo.dense_autoencoder(code_dim=code_dim, seed=seed)
+    return zoo.conv_autoencoder(code_dim=code_dim, seed=seed)
+
+
+def load_data(kind, data_dir, n_train, n_test, seed):
+    """Train/test images shaped for the model (dense: (N, 784); conv: (N, 1, 28, 28)) and the source."""
+    from ..datasets import load_dataset
+
+    n_synthetic = {"train": n_train or 12000, "test": n_test or 2000}
+    splits = {}
+    for split in ("train", "test"):
+        images, _, source = load_dataset(
+            "mnist", split, data_dir=data_dir, allow_synthetic_fallback=True, n_synthetic=n_synthetic[split]
+        )
+        limit = n_train if split == "train" else n_test
+        if limit:
+            images = images[:limit]
+        splits[split] = images.reshape(len(images), -1) if kind == "dense" else images
+    return splits["train"], splits["test"], source
+
+
+def cmd_train(args):
+    from ..core.optim import Adam
+    from ..plots import reconstruction_rows
+    from .walkthrough import save_figure
+
+    X_train, X_test, source = load_data(args.model, args.data_dir, args.n_train, args.n_test, args.seed)
+    print(f"data: {source}; {len(X_train)} training and {len(X_test)} test images")
+    model = build_model(args.model, args.code_dim, args.seed)
+    print(model)
+    t0 = time.perf_counter()
+    history = model.fit(X_train, epochs=args.epochs, batch_size=args.batch_size, validation_data=X_test,
+                        optimizer=Adam(args.lr), seed=args.seed, verbose=1)
+    minutes = (time.perf_counter() - t0) / 60
+    test_mse = model.evaluate(X_test)["loss"]
+    os.makedirs(args.out, exist_ok=True)
+    model.save(os.path.join(args.out, "model.npz"))
+    summary = {"model": args.model, "code_dim": args.code_dim, "epochs": history.epochs, "data": source,
+               "test_mse_per_pixel": test_mse, "train_minutes": minutes, **history.to_dict()}
+    with open(os.path.join(args.out, "history.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    shown = X_test[:10]
+    fig = reconstruction_rows(
+        shown.reshape(-1, 28, 28),
+        {f"{args.model} AE, code {args.code_dim}": model.reconstruct(shown).reshape(-1, 28, 28)},
+        title=f"Test digits (top) and their reconstructions (test MSE per pixel {test_mse:.4f})",
+    )
+    save_figure(fig, args.out, "reconstructions")
+    print(f"test MSE per pixel {test_mse:.5f} after {history.epochs} epochs in {minutes:.1f} min; "
+          f"wrote model.npz, history.json, reconstructions.png to {args.out}")
+    return 0
+
+
+def cmd_demo(args):
+    from .demo import run
+
+    run(out_dir=args.out, data_dir=args.data_dir, quick=args.quick, seed=args.seed)
+    return 0
+
+
+def cmd_gradcheck(args, extra):
+    from ..gradcheck.suite import main as gradcheck_main
+
+    return gradcheck_main(extra)
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(prog="npae", description="Autoencoders from scratch in NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="train a dense autoencoder and a VAE and write figures and a report")
+    demo.add_argument("--out", default="npae-demo", help="output folder (default ./npae-demo)")
+    demo.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: NPAE_DATA_DIR, then the cache)")
+    demo.add_argument("--quick", action="store_true", help="a seconds-long run on a small subset")
+    demo.add_argument("--seed", type=int, default=0)
+
+    train = sub.add_parser("train", help="train an autoencoder on MNIST and save it")
+    train.add_argument("--model", choices=MODELS, default="dense")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--code-dim", type=int, default=32)
+    train.add_argument("--batch-size", type=int, default=200)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
+    train.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
+    train.add_argument("--out", default="npae-train")
+    train.add_argument("--data-dir", default=None)
+    train.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch)",
+                   add_help=False)
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = make_parser()
+    if argv and argv[0] == "gradcheck":  # its own parser owns the remaining options
+        return cmd_gradcheck(None, argv[1:])
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        for name in ("epochs", "code_dim", "batch_size"):
+            if getattr(args, name) < 1:
+                parser.error(f"--{name.replace('_', '-')}: expected an int >= 1, got {getattr(args, name)}")
+        return cmd_train(args)
+    return cmd_demo(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""2-D convolution, its input gradient and its weight gradient: the fast implementations.
+
+The maps and their derivation are in ``npae.backends.reference.conv`` (read that first); the notation is the same:
+``x`` (N, C, H, W), ``W`` (O, C, KH, KW), stride ``(sh, sw)``, padding ``(ph, pw)``, ``xp`` the padded input.
+
+Two ways to compute each map, chosen per call by ``choose_path``:
+
+- ``"gemm"``: gather every receptive field into a column (``im2col``), giving ``cols`` (C KH KW, N Ho Wo);
+  the convolution is then one matrix product ``W (O, C KH KW) @ cols`` done by BLAS, ``dW = dy @ cols^T``
+  and ``dcols = W^T @ dy`` scattered back with ``col2im``. Best with many channels and any stride.
+- ``"direct"`` (stride 1): on an image padded to width ``Wp`` and flattened row-major, the shift by kernel
+  offset ``(a, e)`` is the shift of the flat index by ``a Wp + e``. Each kernel tap is then one long
+  contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Wp + e]`` over
+  ``t < (Ho - 1) Wp + Wo`` (rounded up to whole vectors, see below); the ``Wp - Wo`` positions of each row
+  that fall outside the output are computed and dropped. Each thread pads one image at a time into its own
+  buffer, which stays in cache; there is no ``cols`` copy (9 times the input for 3x3), so this path wins up
+  to a few dozen channels. With stride 1 the input gradient is a forward convolution too: of ``dy`` padded
+  by ``K - 1 - p``, with the weights flipped in space and their channel axes swapped.
+
+Scratch arrays (padded images, ``cols``, channel-major copies, partial weight gradients) come from a
+per-thread ``Workspace``, so a training loop at a fixed batch size allocates them once; every array returned
+is new.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import prange
+
+from ...core.functions import conv_output_size as output_size
+from .jit import inline_kernel, kernel, parallel_fast_kernel, parallel_kernel
+from .rows import copy, fill
+from .workspace import Workspace
+
+PATHS = ("gemm", "direct")
+
+
+# dW is summed in this many partial sums (one per group of images), a fixed number so that the summation
+# order, and so the last bits of trained weights, do not depend on the thread count (8 divides the work
+# evenly over 1, 2, 4 or 8 threads).
+WEIGHT_GRAD_GROUPS = 8
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Numba kernels: data movement (padding, im2col/col2im, channel-major layout)
+# ----------------------------------------------------------------------------------------------
+
+
+@kernel
+def pad_plane(x, ph, pw, hp, wp, out):
+    """``out[(i + ph) Wp + j + pw] = x[i, j]`` wherever that lands inside the (Hp, Wp) plane, stored flat in
+    ``out``; every other entry of ``out`` (including any tail past ``Hp Wp``) is 0. Negative ``ph``/``pw``
+    crop instead of padding."""
+    h, w = x.shape
+    i0, i1 = max(0, -ph), min(h, hp - ph)  # the rows (columns) of x that land inside the plane
+    j0, j1 = max(0, -pw), min(w, wp - pw)
+    fill(out, 0)
+    for i in range(i0, i1):
+        start = (i + ph) * wp + pw
+        copy(out[start + j0 : start + j1], x[i, j0:j1])
+
+
+@kernel
+def pad_channels(x, ph, pw, hp, wp, out):
+    """``pad_plane`` for each channel ``c`` of a (C, H, W) image into row ``c`` of ``out``, (C, Hp Wp + tail)."""
+    for c in range(x.shape[0]):
+        pad_plane(x[c], ph, pw, hp, wp, out[c])
+
+
+@parallel_kernel
+def pad_images(x, ph, pw, out):
+    """``out[n, c, i + ph, j + pw] = x[n, c, i, j]``, zeros elsewhere, for every image of the batch."""
+    n_ch, hp, wp = out.shape[1], out.shape[2], out.shape[3]
+    for n in prange(x.shape[0]):
+        pad_channels(x[n], ph, pw, hp, wp, out[n].reshape(n_ch, hp * wp))
+
+
+@parallel_kernel
+def im2col(xp, kh, kw, sh, sw, ho, wo, cols):
+    """``cols[(c KH + a) KW + e, n Ho Wo + i Wo + j] = xp[n, c, i sh + a, j sw + e]``."""
+    n_img, n_ch = xp.shape[0], xp.shape[1]
+    hw = ho * wo
+    for n in prange(n_img):
+        for c in range(n_ch):
+            for a in range(kh):
+                for e in range(kw):
+                    dst = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
+                    for i in range(ho):
+                        src = xp[n, c, i * sh + a]
+                        for j in range(wo):
+                            dst[i * wo + j] = src[j * sw + e]
+
+
+@parallel_kernel
+def col2im(cols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
+    """Adjoint of ``im2col``: ``dxp[n, c, i sh + a, j sw + e] += cols[(c KH + a) KW + e, n Ho Wo + i Wo + j]``,
+    then ``dx = dxp`` without its padding. Each sample owns its padded scratch image, so threads never collide."""
+    n_img, n_ch, h, w = dx.shape
+    hw = ho * wo
+    for n in prange(n_img):
+        dxp = np.empty((n_ch, h + 2 * ph, w + 2 * pw), dtype=dx.dtype)
+        fill(dxp.reshape(dxp.size), 0)
+        for c in range(n_ch):
+            for a in range(kh):
+                for e in range(kw):
+                    src = cols[(c * kh + a) * kw + e, n * hw : (n + 1) * hw]
+                    for i in range(ho):
+                        row = dxp[c, i * sh + a]
+                        for j in range(wo):
+                            row[j * sw + e] += src[i * wo + j]
+            for i in range(h):
+                copy(dx[n, c, i], dxp[c, ph + i, pw : pw + w])
+
+
+@parallel_kernel
+def to_channel_major(y, out):
+    """``out[o, n H W + t] = y[n, o].flat[t]``: (N, O, H, W) -> (O, N H W), the layout of a matrix product."""
+    n_img, n_ch = y.shape[0], y.shape[1]
+    hw = y.shape[2] * y.shape[3]
+    for n in prange(n_img):
+        for o in range(n_ch):
+            copy(out[o, n * hw : (n + 1) * hw], y[n, o].reshape(hw))
+
+
+@parallel_kernel
+def from_channel_major(src, bias, out):
+    """``out[n, o].flat[t] = src[o, n H W + t] + bias[o]``: (O, N H W) -> (N, O, H, W), adding the bias."""
+    n_img, n_ch = out.shape[0], out.shape[1]
+    hw = out.shape[2] * out.shape[3]
+    for n in prange(n_img):
+        for o in range(n_ch):
+            dst = out[n, o].reshape(hw)
+            part = src[o, n * hw : (n + 1) * hw]
+            for t in range(hw):
+                dst[t] = part[t] + bias[o]
+
+
+# ----------------------------------------------------------------------------------------------
+# Numba kernels: direct convolution, stride 1, on the flattened padded image (see the module docstring)
+#
+# LLVM turns each loop over ``t`` into a vector loop of 16 float32 lanes (AVX-512; two 8-lane steps with
+# AVX2) followed by a scalar loop for the last ``span % 16`` positions, which costs as much per position as
+# the vector loop does per 16. At 14x14 (span 222) that tail was a third of the time. So the loops run to
+# ``vector_span(span)``, the next multiple of ``LANES``: each padded channel gets that many extra zeros after
+# its plane, the extra outputs are computed and dropped (forward), and the extra ``dy`` entries are zeros
+# (weight gradient), so they add nothing.
+#
+# A multiply-add streaming through memory is limited by loads and stores, not arithmetic. So each pass
+# applies three adjacent kernel columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to two
+# output channels: six multiply-adds per five loads and two stores, where one tap on one channel costs two
+# loads and a store per multiply-add. The helpers are inlined into the kernels so that LLVM sees the
+# accumulators are separate arrays and vectorises the loops over ``t`` (measured: twice as fast).
+# ----------------------------------------------------------------------------------------------
+
+
+LANES = 16
+
+
+@kernel
+def vector_span(span):
+    """``span`` rounded up to a multiple of ``LANES``."""
+    return (span + LANES - 1) // LANES * LANES
+
+
+@inline_kernel
+def _accumulate_row(acc0, acc1, row, w0, w1, span):
+    """``acc0[t] += sum_e w0[e] row[t + e]`` and ``acc1[t] += sum_e w1[e] row[t + e]`` for ``t < span``."""
+    kw = w0.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        u0, u1, u2 = w0[e], w0[e + 1], w0[e + 2]
+        v0, v1, v2 = w1[e], w1[e + 1], w1[e + 2]
+        for t in range(span):
+            s0, s1, s2 = src[t], src[t + 1], src[t + 2]
+            acc0[t] += u0 * s0 + u1 * s1 + u2 * s2
+            acc1[t] += v0 * s0 + v1 * s1 + v2 * s2
+    for e in range(full, kw):
+        src = row[e : e + span]
+        u0, v0 = w0[e], w1[e]
+        for t in range(span):
+            acc0[t] += u0 * src[t]
+            acc1[t] += v0 * src[t]
+
+
+@parallel_fast_kernel
+def conv2d_forward_direct(x, w, b, ph, pw, y):
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1), where ``xp`` is
+    ``x`` padded by ``(ph, pw)`` (cropped if negative); each thread pads one image at a time into its own
+    buffer, which stays in cache. Output channels go in pairs ``(o, o + 1)``; with an odd count the last
+    channel is paired with itself."""
+    n_img, n_in = x.shape[0], x.shape[1]
+    n_out, _, kh, kw = w.shape
+    ho, wo = y.shape[2], y.shape[3]
+    hp, wp = ho + kh - 1, wo + kw - 1
+    span = vector_span((ho - 1) * wp + wo)
+    tail = span - ((ho - 1) * wp + wo)
+    for n in prange(n_img):
+        flat = np.empty((n_in, hp * wp + tail), dtype=y.dtype)
+        pad_channels(x[n], ph, pw, hp, wp, flat)
+        acc0 = np.empty(span, dtype=y.dtype)
+        acc1 = np.empty(span, dtype=y.dtype)
+        for o in range(0, n_out, 2):
+            o1 = min(o + 1, n_out - 1)
+            fill(acc0, b[o])
+            fill(acc1, b[o1])
+            for c in range(n_in):
+                for a in range(kh):
+                    _accumulate_row(acc0, acc1, flat[c, a * wp :], w[o, c, a], w[o1, c, a], span)
+            for i in range(ho):
+                copy(y[n, o, i], acc0[i * wp : i * wp + wo])
+                copy(y[n, o1, i], acc1[i * wp : i * wp + wo])
+
+
+@kernel
+def _spread_row(d, wp, out):
+    """``out[i Wp + j] = d[i, j]`` for ``j < Wo``, and 0 in the ``Wp - Wo`` gap after each row and to the end."""
+    ho, wo = d.shape
+    fill(out, 0)
+    for i in range(ho):
+        copy(out[i * wp : i * wp + wo], d[i])
+
+
+@inline_kernel
+def _correlate_row(g0, g1, d0, d1, row, span, zero):
+    """``g0[e] += sum_{t < span} d0[t] row[t + e]`` and ``g1[e] += sum_t d1[t] row[t + e]`` for every kernel
+    column ``e`` (``zero``: 0 in the dtype)."""
+    kw = g0.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        p0 = p1 = p2 = q0 = q1 = q2 = zero
+        for t in range(span):
+            s0, s1, s2 = src[t], src[t + 1], src[t + 2]
+            p0 += d0[t] * s0
+            p1 += d0[t] * s1
+            p2 += d0[t] * s2
+            q0 += d1[t] * s0
+            q1 += d1[t] * s1
+            q2 += d1[t] * s2
+        g0[e] += p0
+        g0[e + 1] += p1
+        g0[e + 2] += p2
+        g1[e] += q0
+        g1[e + 1] += q1
+        g1[e + 2] += q2
+    for e in range(full, kw):
+        src = row[e : e + span]
+        p0 = q0 = zero
+        for t in range(span):
+            p0 += d0[t] * src[t]
+            q0 += d1[t] * src[t]
+        g0[e] += p0
+        g1[e] += q0
+
+
+@parallel_fast_kernel
+def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
+    """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
+
+    ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
+    ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built one
+    image at a time in the thread's own buffers. Output channels go in pairs (an odd last channel is paired
+    with itself, its twin's sums going to a scratch row). Group ``g`` of ``G = partial.shape[0]`` sums images
+    ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups, so no two threads write the same memory."""
+    n_img, n_in = x.shape[0], x.shape[1]
+    n_groups, n_out, _, kh, kw = partial.shape
+    ho, wo = dy.shape[2], dy.shape[3]
+    hp, wp = ho + kh - 1, wo + kw - 1
+    span = vector_span((ho - 1) * wp + wo)
+    tail = span - ((ho - 1) * wp + wo)
+    for g in prange(n_groups):
+        part = partial[g]
+        fill(part.reshape(part.size), 0)
+        zero = part[0, 0, 0, 0]
+        flat = np.empty((n_in, hp * wp + tail), dtype=partial.dtype)
+        d0 = np.empty(span, dtype=partial.dtype)
+        d1 = np.empty(span, dtype=partial.dtype)
+        scratch = np.empty(kw, dtype=partial.dtype)
+        for n in range(g, n_img, n_groups):
+            pad_channels(x[n], ph, pw, hp, wp, flat)
+            for o in range(0, n_out, 2):
+                o1 = min(o + 1, n_out - 1)
+                _spread_row(dy[n, o], wp, d0)
+                _spread_row(dy[n, o1], wp, d1)
+                for c in range(n_in):
+                    for a in range(kh):
+                        twin = part[o1, c, a] if o1 != o else scratch
+                        _correlate_row(part[o, c, a], twin, d0, d1, flat[c, a * wp :], span, zero)
+
+
+# ----------------------------------------------------------------------------------------------
+# The operations
+# ----------------------------------------------------------------------------------------------
+
+#: The direct path is faster on all four ConvAE convolutions (1->16 and 16->1 at 28x28, 16->32 and 32->16 at
+#: 14x14) and still even at 32->32; BLAS wins from 64->64 on, where each output pixel is a long enough dot
+#: product for a blocked matrix product (benchmarks/README.md has the measurements).
+DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
+
+_local = threading.local()
+
+
+def scratch():
+    """This thread's ``Workspace`` (kernels of two Python threads never share scratch memory)."""
+    if not hasattr(_local, "workspace"):
+        _local.workspace = Workspace()
+    return _local.workspace
+
+
+def choose_path(in_channels, out_channels, stride):
+    """``"direct"`` for stride-1 convolutions with ``in * out <= 1024`` channels, ``"gemm"`` otherwise."""
+    if tuple(stride) != (1, 1) or in_channels * out_channels > DIRECT_MAX_CHANNEL_PRODUCT:
+        return "gemm"
+    return "direct"
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i sh + a, j sw + e]``."""
+    return forward_by_path(choose_path(x.shape[1], w.shape[0], stride), x, w, b, stride, padding)
+
+
+def conv2d_weight_grad(x, dy, kernel_hw, stride, padding):
+    """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]``."""
+    return weight_grad_by_path(choose_path(x.shape[1], dy.shape[1], stride), x, dy, kernel_hw, stride, padding)
+
+
+def conv2d_input_grad(dy, w, input_hw, stride, padding):
+    """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``, cropped."""
+    return input_grad_by_path(choose_path(w.shape[1], w.shape[0], stride), dy, w, input_hw, stride, padding)
+
+
+def forward_by_path(path, x, w, b, stride, padding):
+    """``conv2d_forward`` on the given path (``"direct"`` needs stride 1)."""
+    x = np.ascontiguousarray(x)
+    (n, _, h, wd), (o, _, kh, kw) = x.shape, w.shape
+    (ph, pw), (sh, sw) = padding, stride
+    ho, wo = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
+    y = np.empty((n, o, ho, wo), dtype=x.dtype)
+    if path == "direct":
+        conv2d_forward_direct(x, np.ascontiguousarray(w), b, ph, pw, y)
+        return y
+    cols = _columns(x, (kh, kw), stride, padding, (ho, wo))
+    out = scratch().get("channel_major", (o, n * ho * wo), x.dtype)
+    np.matmul(w.reshape(o, -1), cols, out=out)
+    from_channel_major(out, b, y)
+    return y
+
+
+def weight_grad_by_path(path, x, dy, kernel_hw, stride, padding):
+    """``conv2d_weight_grad`` on the given path."""
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    w_shape = (dy.shape[1], x.shape[1]) + tuple(kernel_hw)
+    if path == "direct":
+        groups = min(dy.shape[0], WEIGHT_GRAD_GROUPS)
+        partial = scratch().get("partial", (groups,) + w_shape, dy.dtype)
+        conv2d_weight_grad_direct(x, dy, padding[0], padding[1], partial)
+        return partial.sum(axis=0)
+    cols = _columns(x, kernel_hw, stride, padding, dy.shape[2:])
+    return (_channel_major(dy) @ cols.T).reshape(w_shape)
+
+
+def input_grad_by_path(path, dy, w, input_hw, stride, padding):
+    """``conv2d_input_grad`` on the given path."""
+    dy = np.ascontiguousarray(dy)
+    (n, o, ho, wo), (_, c, kh, kw), (ph, pw) = dy.shape, w.shape, padding
+    dx = np.empty((n, c) + tuple(input_hw), dtype=dy.dtype)
+    if path == "direct":
+        # stride 1: dx[n, c, i, j] = sum_{o, a, e} W[o, c, a, e] dy[n, o, i + ph - a, j + pw - e], a forward
+        # convolution of dy padded by K - 1 - p (cropped if negative) with the weights flipped in both spatial
+        # axes and their channel axes swapped
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        conv2d_forward_direct(dy, flipped, np.zeros(c, dtype=dy.dtype), kh - 1 - ph, kw - 1 - pw, dx)
+        return dx
+    cols = scratch().get("cols", (c * kh * kw, n * ho * wo), dy.dtype)
+    np.matmul(w.reshape(o, -1).T, _channel_major(dy), out=cols)
+    col2im(cols, kh, kw, stride[0], stride[1], ph, pw, ho, wo, dx)
+    return dx
+
+
+def _columns(x, kernel_hw, stride, padding, out_hw):
+    """``cols`` (C KH KW, N Ho Wo) of ``x``'s receptive fields, in scratch memory."""
+    (n, c, h, w), (kh, kw), (ph, pw) = x.shape, kernel_hw, padding
+    xp = scratch().get("padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+    pad_images(x, ph, pw, xp)
+    cols = scratch().get("cols", (c * kh * kw, n * out_hw[0] * out_hw[1]), x.dtype)
+    im2col(xp, kh, kw, stride[0], stride[1], out_hw[0], out_hw[1], cols)
+    return cols
+
+
+def _channel_major(dy):
+    """``dy`` (N, O, Ho, Wo) as (O, N Ho Wo), in scratch memory."""
+    n, o, ho, wo = dy.shape
+    dy_cm = scratch().get("dy_channel_major", (o, n * ho * wo), dy.dtype)
+    to_channel_major(dy, dy_cm)
+    return dy_cm

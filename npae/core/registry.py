@@ -1,0 +1,100 @@
+"""The classes a model file may name, and the translation between objects and JSON-able specs.
+
+A saved model describes its architecture as nested specs ``{"type": name, "config": {...}, "name": ...}``
+(``serialize``), and loading rebuilds it (``deserialize``). Loading builds only classes that are in this
+registry: npae's own concrete classes, which register themselves with the ``@serializable`` decorator, and
+classes the user registers explicitly with ``register``. A name in a file is never looked up anywhere else,
+so a file cannot build an abstract base class, a private helper, or a class that happens to share a name
+with one of npae's (a user's own ``class Dense(npae.Layer)`` does not replace ``npae.Dense``).
+
+A registered class provides ``get_config()``, the constructor arguments as JSON-able values, and is rebuilt
+with ``cls.from_config(config)`` when it defines one, else ``cls(**config)``.
+"""
+
+from __future__ import annotations
+
+_CLASSES = {}  # name -> class
+_NAMES = {}  # class -> name
+
+#: exceptions a constructor may raise when fed a hand-edited config; all become a ValueError naming the type
+BAD_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, MemoryError, OverflowError)
+
+
+def serializable(cls):
+    """Class decorator for npae's own concrete classes: lets a model file name ``cls``."""
+    _add(cls, cls.__name__)
+    return cls
+
+
+def register(cls, name=None):
+    """Let model files name your own class (a layer, loss, penalty or model), under ``name`` (default: its name).
+
+    Register before saving and before loading::
+
+        class Swish(npae.Layer): ...
+        npae.register(Swish)
+
+    A name already taken by another class is refused: pass ``name=`` to choose another.
+    """
+    if not isinstance(cls, type) or not callable(getattr(cls, "get_config", None)):
+        raise TypeError(f"cls: expected a class with a get_config() method, got {cls!r}")
+    name = cls.__name__ if name is None else name
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name: expected a non-empty string, got {name!r}")
+    _add(cls, name)
+    return cls
+
+
+def _add(cls, name):
+    taken = _CLASSES.get(name)
+    if taken is not None and taken is not cls:
+        raise ValueError(
+            f"register: the name {name!r} already belongs to {taken.__module__}.{taken.__qualname__}; "
+            f"register {cls.__qualname__} under another name with register(cls, name='...')"
+        )
+    _CLASSES[name] = cls
+    _NAMES[cls] = name
+
+
+def registered():
+    """The registered classes by name (a copy)."""
+    return dict(_CLASSES)
+
+
+def serialize(obj):
+    """``{"type": registered name, "config": obj.get_config()}``, plus ``"name"`` when the object has one."""
+    name = _NAMES.get(type(obj))
+    if name is None:
+        raise TypeError(
+            f"{type(obj).__qualname__} is not registered, so a saved model could not rebuild it: call "
+            f"npae.register({type(obj).__name__}) once before saving (and before loading)"
+        )
+    spec = {"type": name, "config": obj.get_config()}
+    if getattr(obj, "name", None) is not None:
+        spec["name"] = obj.name
+    return spec
+
+
+def deserialize(spec):
+    """Rebuild an object from ``serialize``'s output; a ValueError for anything the registry does not allow."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ValueError(f"architecture: expected an object with a string 'type', got {spec!r:.200}")
+    kind, name = spec["type"], spec.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"architecture: the name of a {kind} must be a string or null, got {name!r:.100}")
+    cls = _CLASSES.get(kind)
+    if cls is None:
+        raise ValueError(
+            f"architecture: unknown type {kind!r}; npae builds only its own classes and those registered with "
+            f"npae.register(cls) (known: {', '.join(sorted(_CLASSES))})"
+        )
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"architecture: the config of {kind} must be an object, got {config!r:.200}")
+    try:
+        obj = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+    except BAD_CONFIG_ERRORS as exc:
+        raise ValueError(f"architecture: cannot build {kind} from config {config!r:.300}: {exc}") from exc
+    if name is not None and hasattr(obj, "name"):
+        obj.name = name
+    return obj

@@ -1,0 +1,18 @@
+"""Data: MNIST and Fashion-MNIST from the standard IDX files (found, or downloaded and verified), and offline
+synthetic digits.
+
+``load_mnist(split)`` and ``load_fashion_mnist(split)`` return ``(images, labels)``; ``load_dataset`` is the
+one entry point of the command line and the walkthroughs (with the synthetic fallback); ``binarize`` draws
+binary images for a Bernoulli VAE.
+"""
+
+from ..core.functions import binarize
+from .mnist import (
+    DatasetNotFoundError, cache_dir, load_dataset, load_fashion_mnist, load_mnist, parse_idx, read_idx,
+)
+from .synthetic import synthetic_digits
+
+__all__ = [
+    "DatasetNotFoundError", "binarize", "cache_dir", "load_dataset", "load_fashion_mnist", "load_mnist",
+    "parse_idx", "read_idx", "synthetic_digits",
+]

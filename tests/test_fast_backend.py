@@ -1,0 +1,202 @@
+"""The fast backend's own machinery: its two convolution paths, scratch memory, compiled kernels, the BLAS
+thread policy, and running without compilation. (Its operations are tested against their definitions, beside
+the reference backend's, in test_operations.py.)"""
+
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numba
+import numba.core.registry
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import npae
+from npae.backends import fast, reference
+from npae.backends.fast import blas
+from npae.backends.fast.conv import choose_path, forward_by_path, input_grad_by_path, weight_grad_by_path
+from npae.backends.fast.workspace import Workspace
+from test_operations import AWKWARD, close, geometries
+
+
+def check_paths(geometry, out_channels, seed):
+    n, c, h, w, kernel, stride, padding = geometry
+    rng = np.random.default_rng(seed)
+    x, weight = rng.standard_normal((n, c, h, w)), rng.standard_normal((out_channels, c) + kernel)
+    bias = rng.standard_normal(out_channels)
+    y_ref = reference.conv2d_forward(x, weight, bias, stride, padding)
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref = reference.conv2d_input_grad(dy, weight, (h, w), stride, padding)
+    dw_ref = reference.conv2d_weight_grad(x, dy, kernel, stride, padding)
+    for path in ("gemm", "direct") if stride == (1, 1) else ("gemm",):
+        assert close(forward_by_path(path, x, weight, bias, stride, padding), y_ref), path
+        assert close(input_grad_by_path(path, dy, weight, (h, w), stride, padding), dx_ref), path
+        assert close(weight_grad_by_path(path, x, dy, kernel, stride, padding), dw_ref), path
+
+
+@given(geometries(), st.integers(1, 4), st.integers(0, 2**16))
+def test_both_convolution_paths_match_the_reference(geometry, out_channels, seed):
+    check_paths(geometry, out_channels, seed)
+
+
+@pytest.mark.parametrize("geometry", AWKWARD)
+def test_both_convolution_paths_match_the_reference_on_awkward_geometries(geometry):
+    check_paths(geometry, 3, seed=1)
+
+
+def test_choose_path_goes_direct_for_the_convae_and_gemm_for_wide_or_strided_convolutions():
+    for channels in [(1, 16), (16, 32), (32, 16), (16, 1), (32, 32)]:
+        assert choose_path(*channels, (1, 1)) == "direct"
+    assert choose_path(64, 64, (1, 1)) == "gemm"
+    assert choose_path(1, 1, (2, 1)) == "gemm"
+
+
+def test_scratch_is_reused_across_calls():
+    rng = np.random.default_rng(0)
+    x, weight = rng.standard_normal((2, 16, 6, 6)), rng.standard_normal((64, 16, 3, 3))
+    fast.conv2d_forward(x, weight, np.zeros(64), (1, 1), (1, 1))  # 16 * 64 channels: the gemm path
+    held = fast.conv.scratch().nbytes()
+    fast.conv2d_forward(2 * x, weight, np.zeros(64), (1, 1), (1, 1))
+    assert fast.conv.scratch().nbytes() == held > 0
+
+
+def test_workspace_grows_and_hands_out_views():
+    ws = Workspace()
+    a = ws.get("buf", (2, 3), np.float32)
+    b = ws.get("buf", (3,), np.float32)
+    assert np.shares_memory(a, b) and b.flags.c_contiguous
+    c = ws.get("buf", (4, 4), np.float32)
+    assert c.shape == (4, 4) and not np.shares_memory(a, c)
+    assert ws.get("buf", (2,), np.float64).dtype == np.float64
+    ws.clear()
+    assert ws.nbytes() == 0
+
+
+def test_each_compiled_kernel_wraps_its_own_python_function():
+    """Numba's on-disk cache files a compiled function under its Python function's name and line, not under
+    the compile options: two dispatchers made from one function (one serial, one ``parallel=True``) load
+    each other's machine code, so the "serial" one silently wakes the thread pool (or the reverse)."""
+    owners = {}
+    for info in pkgutil.walk_packages(npae.__path__, "npae."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, numba.core.registry.CPUDispatcher) and value.__module__ == module.__name__:
+                owners.setdefault(value.py_func, set()).add(f"{module.__name__}.{name}")
+    assert owners, "no Numba kernels found"
+    shared = {func.__qualname__: names for func, names in owners.items() if len(names) > 1}
+    assert not shared, f"dispatchers sharing one Python function (and so one cache entry): {shared}"
+
+
+def test_only_the_fast_backend_imports_numba_or_ctypes():
+    """The math core, the models and training read as math: no Numba, no ctypes, no kernels."""
+    root = os.path.dirname(npae.__file__)
+    offenders = []
+    for folder in ("core", "models", "training", "backends/reference"):
+        for dirpath, _, files in os.walk(os.path.join(root, folder)):
+            for file in files:
+                if file.endswith(".py"):
+                    text = open(os.path.join(dirpath, file), encoding="utf-8").read()
+                    if any(word in text for word in ("import numba", "from numba", "ctypes", "backends.fast", ".fast import")):
+                        offenders.append(os.path.relpath(os.path.join(dirpath, file), root))
+    assert not offenders
+
+
+# ----------------------------------------------------------------------------------------------
+# BLAS threads
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_blas_threads(monkeypatch):
+    """OpenBLAS on 2 threads (so that 1 is a visible change) and Numba on 2 (the case where the pools compete)."""
+    if blas.blas_threads() is None:
+        pytest.skip("NumPy's BLAS is not a controllable OpenBLAS")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 Numba threads (NUMBA_NUM_THREADS)")
+    before, numba_before = blas.blas_threads(), numba.get_num_threads()
+    monkeypatch.setattr(blas, "_saved_threads", None)
+    monkeypatch.setattr(blas, "_last_numba_kernel", -np.inf)
+    blas.set_blas_threads(2)
+    numba.set_num_threads(2)
+    yield
+    blas.set_blas_threads(before)
+    numba.set_num_threads(numba_before)
+
+
+def test_image_operations_put_blas_on_one_thread_until_products_run_alone(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(blas, "QUIET_SECONDS", 0.2)
+    with npae.backend("fast"):
+        npae.backends.ops.upsample_nearest(np.ones((1, 1, 2, 2)), (2, 2))
+        assert blas.blas_threads() == 1
+        npae.backends.ops.matmul(np.ones((2, 2)), np.ones((2, 2)))
+        assert blas.blas_threads() == 1  # an image operation ran just now: products stay on the calling thread
+        time.sleep(0.3)
+        npae.backends.ops.matmul(np.ones((2, 2)), np.ones((2, 2)))
+        assert blas.blas_threads() == 2
+
+
+def test_dense_only_models_keep_blas_threads(two_blas_threads):
+    with npae.backend("fast"):
+        net = npae.Sequential([npae.Dense(4, 3, rng=0), npae.ReLU()])
+        y = net.forward(np.ones((2, 4), np.float32), training=True)
+        net.backward(np.ones_like(y))
+    assert blas.blas_threads() == 2
+
+
+def test_disabled_policy_leaves_blas_alone(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(blas, "ENABLED", False)
+    blas.numba_kernels_running()
+    assert blas.blas_threads() == 2
+
+
+def test_one_numba_thread_leaves_blas_alone(two_blas_threads):
+    numba.set_num_threads(1)
+    blas.numba_kernels_running()
+    assert blas.blas_threads() == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# without compilation
+# ----------------------------------------------------------------------------------------------
+
+NO_JIT = textwrap.dedent(
+    """
+    import numba, numpy as np
+    assert numba.config.DISABLE_JIT
+    import npae
+    from npae.backends import fast, reference
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 4))
+    w, b = rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    for stride, padding in [((1, 1), (1, 0)), ((2, 1), (0, 1))]:
+        y = fast.conv2d_forward(x, w, b, stride, padding)
+        np.testing.assert_allclose(y, reference.conv2d_forward(x, w, b, stride, padding), atol=1e-12)
+        dy = rng.standard_normal(y.shape)
+        np.testing.assert_allclose(fast.conv2d_input_grad(dy, w, (5, 4), stride, padding),
+                                   reference.conv2d_input_grad(dy, w, (5, 4), stride, padding), atol=1e-12)
+        np.testing.assert_allclose(fast.conv2d_weight_grad(x, dy, (3, 2), stride, padding),
+                                   reference.conv2d_weight_grad(x, dy, (3, 2), stride, padding), atol=1e-12)
+    np.testing.assert_array_equal(fast.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))[0],
+                                  reference.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))[0])
+    np.testing.assert_allclose(fast.upsample_bilinear(x, (3, 3)), reference.upsample_bilinear(x, (3, 3)))
+    net = npae.Sequential([npae.Conv2D(3, 2, 3, padding=1, rng=0), npae.ReLU(), npae.MaxPool2D(2),
+                           npae.UpSampling2D(2, "bilinear")]).astype(np.float64)
+    y = net.forward(x[:, :, :4, :4], training=True)
+    assert net.backward(np.ones_like(y)).shape == (2, 3, 4, 4)
+    print("no-jit ok")
+    """
+)
+
+
+def test_the_fast_backend_runs_without_numba_compilation():
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", NPAE_BACKEND="fast")
+    result = subprocess.run([sys.executable, "-c", NO_JIT], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no-jit ok" in result.stdout
