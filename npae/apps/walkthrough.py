@@ -5,16 +5,17 @@ Every walkthrough has the same shape, so that a reader sees only the experiment:
     from npae import plots
     from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
 
-    args = parse_args(__doc__)                   # --quick, --out, --seed, --data-dir
+    args = parse_args(__doc__)                   # --quick / --short, --out, --seed, --data-dir
     data = load_data(args)                       # MNIST (or the offline synthetic digits, said so)
-    epochs = pick(args, full=10, quick=1)        # seconds-long runs under --quick (the tests use it)
+    epochs = pick(args, full=10, short=3, quick=1)
     ...train and measure...
     save_figure(plots.line_plot(...), args.out, "error_vs_code_size")
     save_results(args.out, {"test_mse": mse, "data": data.source})   # results.json + printed summary
 
-``--quick`` runs on ``QUICK_TRAIN`` training and ``QUICK_TEST`` test images with 1-2 epochs: it checks that
-the script works, not what it shows. Figures and ``results.json`` go to ``--out`` (default
-``walkthroughs/out/<script name>``).
+Three run sizes: the full run (the numbers quoted in the docstrings); ``--short``, a few minutes on two cores in
+which the script's finding already shows; ``--quick``, seconds on ``QUICK_TRAIN`` training and ``QUICK_TEST``
+test images, which checks that the script works, not what it shows (its figures say so in red). Figures and
+``results.json`` go to ``--out`` (default ``walkthroughs/out/<script name>``).
 """
 
 from __future__ import annotations
@@ -30,30 +31,43 @@ import numpy as np
 
 QUICK_TRAIN = 1000
 QUICK_TEST = 300
+SIZES = ("full", "short", "quick")
+QUICK_STAMP = "quick run: checks the script, not the finding"
+
+#: the size of this process's run, set by ``parse_args``: ``save_figure`` marks the figures of a quick run
+run_size = "full"
 
 
 def parse_args(description, argv=None):
-    """The command line every walkthrough accepts: ``--quick``, ``--out DIR``, ``--seed``, ``--data-dir``."""
+    """The command line every walkthrough accepts: ``--quick`` or ``--short``, ``--out DIR``, ``--seed``,
+    ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``."""
+    global run_size
     script = pathlib.Path(sys.argv[0]).resolve()
     parser = argparse.ArgumentParser(
         description=(description or "").strip().split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true",
-                        help=f"seconds-long run on {QUICK_TRAIN} training / {QUICK_TEST} test images (for tests)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help=f"seconds-long run on {QUICK_TRAIN} training / {QUICK_TEST} test images: checks that the "
+                           "script works, not what it shows (the tests use it)")
+    size.add_argument("--short", action="store_true",
+                      help="a run of a few minutes on two cores in which the finding already shows")
     parser.add_argument("--out", type=pathlib.Path, default=script.parent / "out" / script.stem,
                         help="folder for the figures and results.json (default: walkthroughs/out/<script name>)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding mnist/ with the IDX files (default: $NPAE_DATA_DIR, then the cache)")
     args = parser.parse_args(argv)
+    args.size = "quick" if args.quick else "short" if args.short else "full"
+    run_size = args.size
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 
 
-def pick(args, full, quick):
-    """``quick`` under ``--quick``, else ``full`` (epochs, subset sizes, sweep lists)."""
-    return quick if args.quick else full
+def pick(args, full, quick, short=None):
+    """The value for this run's size (epochs, subset sizes, sweep lists): ``short`` defaults to ``full``."""
+    return {"full": full, "short": full if short is None else short, "quick": quick}[args.size]
 
 
 def resume_options(args, name):
@@ -171,9 +185,15 @@ def save_results(out, results):
 
 
 def save_figure(fig, out, name):
-    """Save a matplotlib figure as ``out/name.png`` and close it; returns the path."""
+    """Save a matplotlib figure as ``out/name.png`` and close it; returns the path.
+
+    In a ``--quick`` run (``parse_args``) the figure is stamped, in red across its top, with ``QUICK_STAMP``: a
+    seconds-long run checks that the script works, and its figures must not be read as the finding.
+    """
     from ..plots import pyplot
 
+    if run_size == "quick":
+        fig.text(0.5, 1.0, QUICK_STAMP, ha="center", va="bottom", color="red", fontsize=11, fontweight="bold")
     path = pathlib.Path(out) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
