@@ -77,7 +77,7 @@ _saved_threads = None  # BLAS's thread count before the policy set it to 1 (None
 _last_numba_kernel = -math.inf
 
 #: seconds without an image operation after which BLAS gets its threads back
-QUIET_SECONDS = 1.0
+QUIET_SECONDS = 0.25
 
 
 def blas_threads():
