@@ -24,7 +24,7 @@ DOCUMENTED = (ValueError, TypeError)
 @pytest.fixture(autouse=True, scope="module")
 def one_numba_thread():
     """The kernels run on one thread here: the fuzz checks errors and finiteness on tiny inputs, where waking
-    threads would cost more than the work (and on a loaded machine, ~25 ms per kernel call)."""
+    threads would cost more than the work (and far more on a loaded machine)."""
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     yield

@@ -23,7 +23,7 @@ A **convolution** (PyTorch's cross-correlation) slides a small kernel ``W`` (out
 positions sees a 10 x 10 patch of the digit. **Upsampling** (nearest, x 2) copies each value into a 2 x 2
 block, and the convolution after it smooths and refines the blocky result; the decoder mirrors the encoder.
 
-The model (DESIGN.md's ConvAE, ``npae.models.zoo.conv_autoencoder``) with a 32-number code:
+The model (the benchmark ConvAE, ``npae.conv_autoencoder``) with a 32-number code:
 
     encoder: Conv(1->16, 3x3) ReLU, MaxPool 2, Conv(16->32, 3x3) ReLU, MaxPool 2, Flatten, Dense(1568->32)
     decoder: Dense(32->1568) ReLU, Reshape(32, 7, 7), UpSampling 2, Conv(32->16) ReLU, UpSampling 2,

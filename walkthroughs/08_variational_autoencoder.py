@@ -16,7 +16,7 @@ z into 784 logits: pixel d is 1 with probability ``sigmoid(l_d)``. The loss per 
 
 in nats per image. The ELBO is a lower bound on ``log p(x)``, the log-likelihood of the image under the
 model; the KL term pulls every posterior towards the prior N(0, I), which is what makes ``z ~ N(0, I)``
-decode to a digit. Architecture (DESIGN.md's benchmark): 784-512-256-(mu, logvar) 32 and 32-256-512-784,
+decode to a digit. Architecture (the benchmark VAE, ``npae.mlp_vae``): 784-512-256-(mu, logvar) 32 and 32-256-512-784,
 ReLU, Adam lr 1e-3, batch 100.
 
 Data: each pixel is a probability, and every epoch draws a fresh binary image from it (dynamic

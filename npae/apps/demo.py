@@ -1,4 +1,4 @@
-"""``npae demo``: train a dense autoencoder and a VAE on MNIST in about two minutes, and show what they learnt.
+"""``npae demo``: train a dense autoencoder and a VAE on MNIST in about a minute, and show what they learnt.
 
 ``run(out_dir="npae-demo", data_dir=None, quick=False, seed=0)`` writes to ``out_dir``:
 
@@ -34,8 +34,8 @@ from .walkthrough import load_data, one_per_class, save_figure, save_results
 
 CODE_DIM = 32
 
-#: sizes chosen so that the full demo takes about two minutes on two cores (measured: 77 s of CPU time
-#: single-threaded for 8 + 8 epochs on MNIST; the VAE's epoch costs about twice the autoencoder's)
+#: sizes chosen so that the full demo takes about a minute on two cores (the VAE's epoch costs about twice the
+#: autoencoder's); README.md quotes the measured time
 FULL_PLAN = {"n_train": None, "n_test": None, "ae_epochs": 10, "vae_epochs": 8, "n_pca": 10000,
              "n_map": 1000, "tsne_iterations": 500, "n_loglik": 1000, "k_loglik": 100}
 QUICK_PLAN = {"n_train": 1000, "n_test": 300, "ae_epochs": 1, "vae_epochs": 1, "n_pca": 1000,

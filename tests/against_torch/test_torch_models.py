@@ -1,4 +1,4 @@
-"""DESIGN.md's benchmark models against PyTorch twins with the same weights (float64, small batches).
+"""The benchmark models (npae.models.zoo) against PyTorch twins with the same weights (float64, small batches).
 
 For each autoencoder: the output, the loss value, and the gradient of the loss with respect to the input and
 to every parameter. For VAEs: the loss ``recon + beta * KL`` with the reparameterisation noise held fixed,
