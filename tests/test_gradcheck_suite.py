@@ -1,4 +1,4 @@
-"""npae.gradcheck_suite: the `npae gradcheck` table (finite differences; the torch part is in tests/against_torch)."""
+"""npae.gradcheck.suite: the `npae gradcheck` table (finite differences; the torch part is in tests/against_torch)."""
 
 import math
 import sys
@@ -6,15 +6,16 @@ import sys
 import numpy as np
 import pytest
 
-from npae import Tanh
+from npae import Layer, Tanh
+from npae.backends import BACKENDS
+from npae.core.layers import Activation
 from npae.gradcheck import suite
-from npae.core.layers.activations import Activation
-from npae import Layer
 
 
-@pytest.fixture(scope="module")
-def float64_rows():
-    return suite.run()
+@pytest.fixture(scope="module", params=BACKENDS)
+def float64_rows(request):
+    """The whole table, on each backend."""
+    return suite.run(backend=request.param)
 
 
 def test_every_gradient_of_the_library_passes_in_float64(float64_rows):

@@ -53,22 +53,33 @@ def test_the_walkthroughs_are_there():
         assert mine in names
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_walkthrough_quick_run(script, tmp_path):
-    # the machine's own thread settings, as a user runs them (BLAS settings are not changed in tests)
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT, env=env,
+def quick_run(script, out, **environment):
+    """Run ``script --quick`` as a user would (the machine's own thread settings) and check what it wrote."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT), **environment)
+    run = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"{script.name} failed:\n{run.stderr[-3000:]}"
-    pngs = sorted(tmp_path.glob("*.png"))
+    pngs = sorted(out.glob("*.png"))
     assert pngs, f"{script.name} wrote no figure"
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000, png.name
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
     numbers = list(finite_numbers(results))
     assert numbers, f"{script.name}: results.json holds no numbers"
     bad = [(where, v) for where, v in numbers if not math.isfinite(v)]
     assert not bad, f"{script.name}: non-finite results {bad}"
+    return run
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_walkthrough_quick_run(script, tmp_path):
+    quick_run(script, tmp_path)
+
+
+def test_a_walkthrough_runs_on_the_reference_backend(tmp_path):
+    """A learner can run the readable code: walkthrough 02 on plain NumPy (no Numba imported at all)."""
+    script = next(p for p in SCRIPTS if p.name.startswith("02_"))
+    quick_run(script, tmp_path, NPAE_BACKEND="reference")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -85,13 +96,42 @@ def test_parse_args_defaults_to_out_folder_named_after_the_script(monkeypatch, t
     assert (args.quick, args.seed, args.data_dir) == (False, 0, None)
 
 
+@pytest.fixture(autouse=True)
+def restore_run_size():
+    """parse_args remembers the run's size for save_figure: each test starts from a full run."""
+    yield
+    walkthrough.run_size = "full"
+
+
 def test_parse_args_options(tmp_path):
     args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path / "o"), "--seed", "7",
                                           "--data-dir", "/data"])
     assert (args.quick, args.out, args.seed, args.data_dir) == (True, tmp_path / "o", 7, "/data")
-    assert walkthrough.pick(args, full=10, quick=1) == 1
-    args.quick = False
-    assert walkthrough.pick(args, full=10, quick=1) == 10
+    assert args.size == walkthrough.run_size == "quick"
+    assert walkthrough.pick(args, full=10, short=3, quick=1) == 1
+    short = walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)])
+    assert short.size == "short" and walkthrough.pick(short, full=10, short=3, quick=1) == 3
+    assert walkthrough.pick(short, full=10, quick=1) == 10  # no short size given: the full one
+    full = walkthrough.parse_args("doc", ["--out", str(tmp_path)])
+    assert full.size == "full" and walkthrough.pick(full, full=10, short=3, quick=1) == 10
+    with pytest.raises(SystemExit):
+        walkthrough.parse_args("doc", ["--quick", "--short"])
+
+
+def test_quick_run_figures_are_stamped(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from npae.plots import pyplot
+
+    walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path)])
+    fig = pyplot().figure()
+    walkthrough.save_figure(fig, tmp_path, "stamped")
+    assert any(t.get_text() == walkthrough.QUICK_STAMP for t in fig.texts)
+    walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)])
+    fig = pyplot().figure()
+    walkthrough.save_figure(fig, tmp_path, "plain")
+    assert not fig.texts
 
 
 def test_load_data_quick_caps_and_formats(tmp_path):

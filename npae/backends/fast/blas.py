@@ -7,16 +7,16 @@ threads keep polling for new work for about a tenth of a second, longer than the
 two cores one of them is always partly taken while the Numba kernels run (benchmarks/README.md has the
 measured cost).
 
-The policy, kept entirely inside the fast backend:
+The policy, kept entirely inside the fast backend: the first image operation (``conv2d_*``, pooling,
+upsampling) of the process puts OpenBLAS on one thread, and it stays there: from then on the products run on
+the calling thread and never wake BLAS's pool. A process that trains only Dense models never runs an image
+operation and keeps BLAS's threads, which are what makes its products fast.
 
-- every image operation (``conv2d_*``, pooling, upsampling) calls ``numba_kernels_running()`` first, which puts
-  OpenBLAS on one thread: the products between them then run on the calling thread and never wake BLAS's pool;
-- every ``matmul`` calls ``product_starting()``, which gives BLAS its threads back once no image operation has
-  run for ``QUIET_SECONDS``: a model made only of Dense layers keeps BLAS's threads, where they are what makes
-  the products fast.
-
-Nothing changes when Numba runs on one thread (then the two pools do not compete), where NumPy's BLAS is not
-OpenBLAS (MKL, Accelerate) or cannot be found, or when ``ENABLED`` is False. This is process-wide state.
+The rule depends only on what the process has run, never on timing: OpenBLAS's float32 products round
+differently on one thread and on two, so a rule that switched with time would make float32 results depend on
+the machine's load. ``restore_blas_threads()`` undoes it (benchmarks running several models in one process
+use it). Nothing changes when Numba runs on one thread (then the two pools do not compete), where NumPy's
+BLAS is not OpenBLAS (MKL, Accelerate) or cannot be found, or when ``ENABLED`` is False.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import glob
-import math
 import os
 import threading
-import time
 
 import numba
 import numpy as np
@@ -74,10 +72,6 @@ def _find_controls():
 _controls = _find_controls()
 _lock = threading.Lock()
 _saved_threads = None  # BLAS's thread count before the policy set it to 1 (None: untouched)
-_last_numba_kernel = -math.inf
-
-#: seconds without an image operation after which BLAS gets its threads back
-QUIET_SECONDS = 0.25
 
 
 def blas_threads():
@@ -92,10 +86,9 @@ def set_blas_threads(count):
 
 
 def numba_kernels_running():
-    """An image operation is about to run its parallel Numba kernels: BLAS goes to one thread."""
-    global _saved_threads, _last_numba_kernel
-    _last_numba_kernel = time.monotonic()
-    if not ENABLED or _controls is None or _saved_threads is not None or numba.get_num_threads() < 2:
+    """An image operation is about to run its parallel Numba kernels: BLAS goes to one thread, for good."""
+    global _saved_threads
+    if _saved_threads is not None or not ENABLED or _controls is None or numba.get_num_threads() < 2:
         return
     with _lock:
         if _saved_threads is None:
@@ -103,11 +96,9 @@ def numba_kernels_running():
             set_blas_threads(1)
 
 
-def product_starting():
-    """A matrix product is about to run: BLAS gets its threads back if no image operation ran lately."""
+def restore_blas_threads():
+    """Give BLAS back the thread count it had before ``numba_kernels_running`` took it to one."""
     global _saved_threads
-    if _saved_threads is None or time.monotonic() - _last_numba_kernel < QUIET_SECONDS:
-        return
     with _lock:
         if _saved_threads is not None:
             set_blas_threads(_saved_threads)

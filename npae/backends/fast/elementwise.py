@@ -1,5 +1,5 @@
 """Elementwise maps that NumPy computes in several passes (or slowly), as one-pass Numba kernels, and the
-matrix product under the BLAS thread policy of ``blas``.
+matrix product (BLAS, on the threads the policy of ``blas`` leaves it).
 
 - ReLU's backward ``dx = dy [x > 0]``: ``np.where(x > 0, dy, 0)`` mispredicts its per-element branch on signs
   that look random; the kernel makes one branch-free pass.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blas import product_starting
 from .jit import kernel
 
 
@@ -55,6 +54,5 @@ def sigmoid(x):
 
 
 def matmul(a, b):
-    """``a @ b`` by BLAS, on as many threads as the policy of ``blas`` allows."""
-    product_starting()
+    """``a @ b`` by BLAS."""
     return a @ b
