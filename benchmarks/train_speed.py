@@ -1,4 +1,4 @@
-"""Training speed of npae against PyTorch on DESIGN.md's three benchmark models.
+"""Training speed of npae against PyTorch on three benchmark models (DenseAE, ConvAE, VAE, defined below).
 
     python -m benchmarks.train_speed                 # 1 and 2 threads, all models, JSON to benchmarks/out/
     python -m benchmarks.train_speed --threads 2 --models conv --repeats 9
