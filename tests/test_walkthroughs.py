@@ -85,13 +85,28 @@ def test_parse_args_defaults_to_out_folder_named_after_the_script(monkeypatch, t
     assert (args.quick, args.seed, args.data_dir) == (False, 0, None)
 
 
+@pytest.mark.parametrize("flag, folder", [("--short", "42_example_short"), ("--quick", "42_example_quick")])
+def test_smaller_runs_default_to_their_own_folder(monkeypatch, tmp_path, flag, folder):
+    # a short or quick run must neither overwrite a full run's figures nor resume from its checkpoints
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "walkthroughs" / "42_example.py")])
+    args = walkthrough.parse_args("doc", [flag])
+    assert args.out == tmp_path / "walkthroughs" / "out" / folder
+    assert walkthrough.resume_options(args, "checkpoint") == {}
+    full = walkthrough.parse_args("doc", [])
+    assert walkthrough.resume_options(full, "checkpoint") == {"checkpoint_dir": full.out / "checkpoint",
+                                                               "resume": True}
+
+
 def test_parse_args_options(tmp_path):
     args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path / "o"), "--seed", "7",
                                           "--data-dir", "/data"])
     assert (args.quick, args.out, args.seed, args.data_dir) == (True, tmp_path / "o", 7, "/data")
-    assert walkthrough.pick(args, full=10, quick=1) == 1
-    args.quick = False
-    assert walkthrough.pick(args, full=10, quick=1) == 10
+    assert args.size == "quick" and walkthrough.pick(args, full=10, short=3, quick=1) == 1
+    assert walkthrough.pick(walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)]), full=10, short=3,
+                            quick=1) == 3
+    full = walkthrough.parse_args("doc", ["--out", str(tmp_path)])
+    assert full.size == "full" and walkthrough.pick(full, full=10, short=3, quick=1) == 10
+    assert walkthrough.pick(walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)]), full=10, quick=1) == 10
 
 
 def test_load_data_quick_caps_and_formats(tmp_path):
@@ -139,6 +154,39 @@ def test_save_results_refuses_non_finite_numbers(tmp_path, bad, where):
     with pytest.raises(ValueError, match=f"expected finite numbers, got .* at {where}"):
         walkthrough.save_results(tmp_path, bad)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_findings_tell_a_sentence_only_when_it_holds(tmp_path, capsys):
+    findings = walkthrough.Findings()
+    assert findings.check("dense_beats_pca", np.float32(0.007) < np.float32(0.017), "the AE beats PCA") == "the AE beats PCA"
+    assert findings.check("kl_grows", bool(np.diff([3.0, 2.0]).min() > 0), "KL grows") == ""
+    assert findings.title("error vs code size", "dense_beats_pca", "kl_grows") == "error vs code size\nthe AE beats PCA"
+    assert findings.title("KL by epoch", "kl_grows") == "KL by epoch"
+    path = walkthrough.save_results(tmp_path, {"mse": 0.25}, findings)
+    saved = json.loads(path.read_text())
+    assert saved["findings"] == {"dense_beats_pca": True, "kl_grows": False}
+    assert saved["finding_sentences"] == {"dense_beats_pca": "the AE beats PCA"}
+    printed = capsys.readouterr().out
+    assert "shown: the AE beats PCA" in printed and "not shown: kl_grows" in printed and "KL grows" not in printed
+
+
+def test_findings_refuse_what_is_not_a_finding(tmp_path):
+    findings = walkthrough.Findings()
+    with pytest.raises(TypeError, match="holds: expected True or False .* got float 0.5"):
+        findings.check("ratio", 0.5, "a ratio")
+    with pytest.raises(ValueError, match="name: expected a Python identifier"):
+        findings.check("beats PCA", True, "beats PCA")
+    with pytest.raises(ValueError, match="sentence: expected the finding in words"):
+        findings.check("beats_pca", True, " ")
+    findings.check("beats_pca", True, "beats PCA")
+    with pytest.raises(ValueError, match="'beats_pca' was already checked"):
+        findings.check("beats_pca", False, "beats PCA")
+    with pytest.raises(ValueError, match="no finding 'kl_grows' was checked yet"):
+        findings.title("KL", "kl_grows")
+    with pytest.raises(ValueError, match="the key 'findings' is reserved"):
+        walkthrough.save_results(tmp_path, {"findings": 1}, findings)
+    with pytest.raises(TypeError, match="findings: expected a Findings, got dict"):
+        walkthrough.save_results(tmp_path, {}, {"beats_pca": True})
 
 
 def test_save_results_needs_a_dict(tmp_path):
