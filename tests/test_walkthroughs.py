@@ -203,6 +203,31 @@ def test_save_figure_writes_png_and_closes(tmp_path):
     assert not plt.fignum_exists(fig.number)
 
 
+@pytest.mark.parametrize("size, synthetic, stamps", [
+    ("full", False, []),
+    ("quick", False, [walkthrough.QUICK_STAMP]),
+    ("short", True, [walkthrough.SYNTHETIC_STAMP]),
+    ("quick", True, [walkthrough.QUICK_STAMP, walkthrough.SYNTHETIC_STAMP]),
+])
+def test_save_figure_stamps_quick_runs_and_synthetic_digits(monkeypatch, tmp_path, size, synthetic, stamps):
+    monkeypatch.setattr(walkthrough, "run_size", size)
+    monkeypatch.setattr(walkthrough, "synthetic_data", synthetic)
+    fig, _ = walkthrough_pyplot().subplots()
+    walkthrough.save_figure(fig, tmp_path, "figure")
+    texts = [t.get_text() for t in fig.texts]
+    assert texts == (["\n".join(stamps)] if stamps else [])
+
+
+def test_load_data_tells_save_figure_about_synthetic_digits(monkeypatch, tmp_path):
+    monkeypatch.setattr(walkthrough, "synthetic_data", False)
+    args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path)])
+    walkthrough.load_data(args, n_train=10, n_test=10, dataset="synthetic")
+    assert walkthrough.synthetic_data
+    fig, _ = walkthrough_pyplot().subplots()
+    walkthrough.save_figure(fig, tmp_path, "real", synthetic=False)  # the caller knows better
+    assert [t.get_text() for t in fig.texts] == [walkthrough.QUICK_STAMP]
+
+
 def walkthrough_pyplot():
     from npae.plots import pyplot
 

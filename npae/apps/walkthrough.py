@@ -51,9 +51,12 @@ QUICK_TRAIN = 1000
 QUICK_TEST = 300
 SIZES = ("full", "short", "quick")
 QUICK_STAMP = "quick run: checks the script, not the finding"
+SYNTHETIC_STAMP = "made from the offline synthetic digits, not MNIST"
 
 #: the size of this process's run, set by ``parse_args``: ``save_figure`` marks the figures of a quick run
 run_size = "full"
+#: whether the last ``load_data`` fell back to the synthetic digits: ``save_figure`` then says so on every figure
+synthetic_data = False
 
 
 def parse_args(description, argv=None):
@@ -140,6 +143,7 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
     """
     from ..datasets import load_dataset
 
+    global synthetic_data
     if args.quick:
         n_train = min(n_train or QUICK_TRAIN, QUICK_TRAIN)
         n_test = min(n_test or QUICK_TEST, QUICK_TEST)
@@ -155,6 +159,7 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
         sources.append(source)
     (x_train, y_train), (x_test, y_test) = splits
     data = Data(x_train, y_train, x_test, y_test, "; ".join(sources))
+    synthetic_data = data.synthetic
     print(f"data: {data}")
     return data
 
@@ -271,16 +276,21 @@ def save_results(out, results, findings=None):
     return path
 
 
-def save_figure(fig, out, name):
+def save_figure(fig, out, name, synthetic=None):
     """Save a matplotlib figure as ``out/name.png`` and close it; returns the path.
 
-    In a ``--quick`` run (``parse_args``) the figure is stamped, in red across its top, with ``QUICK_STAMP``: a
-    seconds-long run checks that the script works, and its figures must not be read as the finding.
+    Stamped in red across its top: in a ``--quick`` run (``parse_args``), ``QUICK_STAMP`` (a seconds-long run
+    checks that the script works, and its figures must not be read as the finding); when made from the offline
+    synthetic digits, ``SYNTHETIC_STAMP``. ``synthetic`` says which data the figure shows (default: whether the
+    last ``load_data`` fell back to the synthetic digits).
     """
     from ..plots import pyplot
 
-    if run_size == "quick":
-        fig.text(0.5, 1.0, QUICK_STAMP, ha="center", va="bottom", color="red", fontsize=11, fontweight="bold")
+    synthetic = synthetic_data if synthetic is None else synthetic
+    stamps = [QUICK_STAMP] * (run_size == "quick") + [SYNTHETIC_STAMP] * bool(synthetic)
+    if stamps:
+        fig.text(0.5, 1.0, "\n".join(stamps), ha="center", va="bottom", color="red", fontsize=11,
+                 fontweight="bold")
     path = pathlib.Path(out) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
