@@ -73,6 +73,24 @@ def test_reconstruction_rows_layout(rng):
     assert fig._suptitle.get_text()
 
 
+def rules(fig):
+    """The heights (figure fraction) of the horizontal rules drawn across a figure."""
+    from matplotlib.lines import Line2D
+
+    return [artist.get_ydata()[0] for artist in fig.artists if isinstance(artist, Line2D)]
+
+
+def test_reconstruction_rows_rule_off_the_originals(rng):
+    originals, a, b = digits(4, rng), digits(4, rng), digits(4, rng)
+    fig = plots.reconstruction_rows(originals, {"PCA": a, "AE": b})
+    fig.canvas.draw()
+    rows = np.array(image_axes(fig)).reshape(3, 4)
+    top, first, second = (row[0].get_position() for row in rows)
+    [rule] = rules(fig)
+    assert top.y0 > rule > first.y1, "the rule lies in a gap between the originals and the reconstructions"
+    assert top.y0 - first.y1 > first.y0 - second.y1 >= 0
+
+
 def test_reconstruction_rows_single_array_and_mismatch(rng):
     fig = plots.reconstruction_rows(digits(3, rng), digits(3, rng))
     assert image_axes(fig)[3].get_ylabel() == "reconstruction"
@@ -136,10 +154,15 @@ def test_code_histograms(rng):
     assert len(used) == 8
     assert used[0].get_title().startswith("code[0]: mean") and used[0].get_xlabel() == "code value"
     assert "count" in used[0].get_ylabel()
-    fig = plots.code_histograms(codes, dims=[3, 7, 11])
-    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.axison] == ["code[3]", "code[7]", "code[11]"]
+    assert fig._suptitle.get_text() == "distribution of code coordinates 0-7 of 12 over 500 images"
+    fig = plots.code_histograms(codes, dims=[3, 7, 8, 9, 11], title="VAE", name="mu")
+    assert [ax.get_title().split(":")[0] for ax in fig.axes if ax.axison] == ["mu[3]", "mu[7]", "mu[8]", "mu[9]",
+                                                                            "mu[11]"]
+    assert fig._suptitle.get_text() == "VAE\nmu coordinates 3, 7-9, 11 of 12"
     with pytest.raises(ValueError, match=r"codes: expected shape \(N, code_dim\)"):
         plots.code_histograms(codes[:, 0])
+    with pytest.raises(ValueError, match=r"dims: expected coordinates in 0..11, got 12"):
+        plots.code_histograms(codes, dims=[0, 12])
 
 
 def test_scatter_2d_colours_by_digit(rng):
@@ -151,6 +174,9 @@ def test_scatter_2d_colours_by_digit(rng):
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("t-SNE 1", "t-SNE 2", "map")
     colours = {tuple(c.get_facecolor()[0][:3]) for c in ax.collections}
     assert len(colours) == 3
+    fig.canvas.draw()
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.x0 >= ax.get_window_extent().x1, "the legend sits right of the axes, covering no point"
     with pytest.raises(ValueError, match=r"points: expected shape \(N, 2\)"):
         plots.scatter_2d(rng.normal(size=(5, 3)))
 
@@ -159,6 +185,9 @@ def test_scatter_panels_one_axis_per_map(rng):
     maps = {"PCA": rng.normal(size=(30, 2)), "t-SNE": rng.normal(size=(30, 2))}
     fig = plots.scatter_panels(maps, rng.integers(0, 10, 30), title="codes")
     assert [ax.get_title() for ax in fig.axes] == ["PCA", "t-SNE"]
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    fig.canvas.draw()
+    assert fig.legends[0].get_window_extent().x0 >= fig.axes[-1].get_window_extent().x1
 
 
 def test_line_plot_dict_and_log_ticks():

@@ -103,6 +103,18 @@ def restore_run_size():
     walkthrough.run_size = "full"
 
 
+@pytest.mark.parametrize("flag, folder", [("--short", "42_example_short"), ("--quick", "42_example_quick")])
+def test_smaller_runs_default_to_their_own_folder(monkeypatch, tmp_path, flag, folder):
+    # a short or quick run must neither overwrite a full run's figures nor resume from its checkpoints
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "walkthroughs" / "42_example.py")])
+    args = walkthrough.parse_args("doc", [flag])
+    assert args.out == tmp_path / "walkthroughs" / "out" / folder
+    assert walkthrough.resume_options(args, "checkpoint") == {}
+    full = walkthrough.parse_args("doc", [])
+    assert walkthrough.resume_options(full, "checkpoint") == {"checkpoint_dir": full.out / "checkpoint",
+                                                               "resume": True}
+
+
 def test_parse_args_options(tmp_path):
     args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path / "o"), "--seed", "7",
                                           "--data-dir", "/data"])
@@ -181,6 +193,39 @@ def test_save_results_refuses_non_finite_numbers(tmp_path, bad, where):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_findings_tell_a_sentence_only_when_it_holds(tmp_path, capsys):
+    findings = walkthrough.Findings()
+    assert findings.check("dense_beats_pca", np.float32(0.007) < np.float32(0.017), "the AE beats PCA") == "the AE beats PCA"
+    assert findings.check("kl_grows", bool(np.diff([3.0, 2.0]).min() > 0), "KL grows") == ""
+    assert findings.title("error vs code size", "dense_beats_pca", "kl_grows") == "error vs code size\nthe AE beats PCA"
+    assert findings.title("KL by epoch", "kl_grows") == "KL by epoch"
+    path = walkthrough.save_results(tmp_path, {"mse": 0.25}, findings)
+    saved = json.loads(path.read_text())
+    assert saved["findings"] == {"dense_beats_pca": True, "kl_grows": False}
+    assert saved["finding_sentences"] == {"dense_beats_pca": "the AE beats PCA"}
+    printed = capsys.readouterr().out
+    assert "shown: the AE beats PCA" in printed and "not shown: kl_grows" in printed and "KL grows" not in printed
+
+
+def test_findings_refuse_what_is_not_a_finding(tmp_path):
+    findings = walkthrough.Findings()
+    with pytest.raises(TypeError, match="holds: expected True or False .* got float 0.5"):
+        findings.check("ratio", 0.5, "a ratio")
+    with pytest.raises(ValueError, match="name: expected a Python identifier"):
+        findings.check("beats PCA", True, "beats PCA")
+    with pytest.raises(ValueError, match="sentence: expected the finding in words"):
+        findings.check("beats_pca", True, " ")
+    findings.check("beats_pca", True, "beats PCA")
+    with pytest.raises(ValueError, match="'beats_pca' was already checked"):
+        findings.check("beats_pca", False, "beats PCA")
+    with pytest.raises(ValueError, match="no finding 'kl_grows' was checked yet"):
+        findings.title("KL", "kl_grows")
+    with pytest.raises(ValueError, match="the key 'findings' is reserved"):
+        walkthrough.save_results(tmp_path, {"findings": 1}, findings)
+    with pytest.raises(TypeError, match="findings: expected a Findings, got dict"):
+        walkthrough.save_results(tmp_path, {}, {"beats_pca": True})
+
+
 def test_save_results_needs_a_dict(tmp_path):
     with pytest.raises(TypeError, match="results: expected a dict, got list"):
         walkthrough.save_results(tmp_path, [1, 2])
@@ -193,6 +238,31 @@ def test_save_figure_writes_png_and_closes(tmp_path):
     path = walkthrough.save_figure(fig, tmp_path / "sub", "curve")
     assert path == tmp_path / "sub" / "curve.png" and path.read_bytes()[:4] == b"\x89PNG"
     assert not plt.fignum_exists(fig.number)
+
+
+@pytest.mark.parametrize("size, synthetic, stamps", [
+    ("full", False, []),
+    ("quick", False, [walkthrough.QUICK_STAMP]),
+    ("short", True, [walkthrough.SYNTHETIC_STAMP]),
+    ("quick", True, [walkthrough.QUICK_STAMP, walkthrough.SYNTHETIC_STAMP]),
+])
+def test_save_figure_stamps_quick_runs_and_synthetic_digits(monkeypatch, tmp_path, size, synthetic, stamps):
+    monkeypatch.setattr(walkthrough, "run_size", size)
+    monkeypatch.setattr(walkthrough, "synthetic_data", synthetic)
+    fig, _ = walkthrough_pyplot().subplots()
+    walkthrough.save_figure(fig, tmp_path, "figure")
+    texts = [t.get_text() for t in fig.texts]
+    assert texts == (["\n".join(stamps)] if stamps else [])
+
+
+def test_load_data_tells_save_figure_about_synthetic_digits(monkeypatch, tmp_path):
+    monkeypatch.setattr(walkthrough, "synthetic_data", False)
+    args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path)])
+    walkthrough.load_data(args, n_train=10, n_test=10, dataset="synthetic")
+    assert walkthrough.synthetic_data
+    fig, _ = walkthrough_pyplot().subplots()
+    walkthrough.save_figure(fig, tmp_path, "real", synthetic=False)  # the caller knows better
+    assert [t.get_text() for t in fig.texts] == [walkthrough.QUICK_STAMP]
 
 
 def walkthrough_pyplot():

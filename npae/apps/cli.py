@@ -62,10 +62,10 @@ def cmd_train(args):
     shown = X_test[:10]
     fig = reconstruction_rows(
         shown.reshape(-1, 28, 28),
-        {f"{args.model} AE, code {args.code_dim}": model.reconstruct(shown).reshape(-1, 28, 28)},
+        {f"{args.model} AE\ncode {args.code_dim}": model.reconstruct(shown).reshape(-1, 28, 28)},
         title=f"Test digits (top) and their reconstructions (test MSE per pixel {test_mse:.4f})",
     )
-    save_figure(fig, args.out, "reconstructions")
+    save_figure(fig, args.out, "reconstructions", synthetic="synthetic" in source)
     print(f"test MSE per pixel {test_mse:.5f} after {history.epochs} epochs in {minutes:.1f} min; "
           f"wrote model.npz, history.json, reconstructions.png to {args.out}")
     return 0

@@ -1,21 +1,39 @@
-"""Shared plumbing for the scripts in ``walkthroughs/``: arguments, data, results, figures.
+"""Shared plumbing for the scripts in ``walkthroughs/``: arguments, data, findings, results, figures.
 
 Every walkthrough has the same shape, so that a reader sees only the experiment::
 
     from npae import plots
-    from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
+    from npae.apps.walkthrough import Findings, load_data, parse_args, pick, save_figure, save_results
 
     args = parse_args(__doc__)                   # --quick / --short, --out, --seed, --data-dir
     data = load_data(args)                       # MNIST (or the offline synthetic digits, said so)
     epochs = pick(args, full=10, short=3, quick=1)
     ...train and measure...
-    save_figure(plots.line_plot(...), args.out, "error_vs_code_size")
-    save_results(args.out, {"test_mse": mse, "data": data.source})   # results.json + printed summary
+    findings = Findings()
+    wins = findings.check("dense_beats_pca", ae_mse < pca_mse,
+                          f"the dense autoencoder beats PCA ({ae_mse:.4f} vs {pca_mse:.4f} MSE per pixel)")
+    save_figure(plots.line_plot(..., title=findings.title("test error vs code size", "dense_beats_pca")),
+                args.out, "error_vs_code_size")
+    save_results(args.out, {"test_mse": mse, "data": data.source}, findings)   # results.json + printed summary
 
-Three run sizes: the full run (the numbers quoted in the docstrings); ``--short``, a few minutes on two cores in
-which the script's finding already shows; ``--quick``, seconds on ``QUICK_TRAIN`` training and ``QUICK_TEST``
-test images, which checks that the script works, not what it shows (its figures say so in red). Figures and
-``results.json`` go to ``--out`` (default ``walkthroughs/out/<script name>``).
+Three run sizes: the full run (the numbers quoted in the docstrings); ``--short``, at most three minutes on two
+cores, in which the script's finding already shows; ``--quick``, seconds on ``QUICK_TRAIN`` training and
+``QUICK_TEST`` test images, which checks that the script works, not what it shows (its figures say so in red).
+Give ``pick`` all three sizes (``short`` falls back to ``full``, which is rarely short enough).
+
+Findings: a sentence about what the numbers show (the denoising model beats the plain one, larger beta
+switches dimensions off) is never written into a title or a print by hand. ``Findings.check(name, holds,
+sentence)`` records ``holds``, a comparison computed from this run's numbers, and returns the sentence only
+when it holds (else ``""``); ``Findings.title(base, *names)`` appends the sentences of the named findings that
+hold to a title that says what is plotted. ``save_results(out, results, findings)`` writes them to
+``results.json`` (``"findings"``: name -> true/false; ``"finding_sentences"``: the sentences that hold) and
+prints them. ``benchmarks/walkthrough_findings.py`` runs every ``--short`` run and checks that each finding holds;
+``tests/test_walkthroughs.py`` runs every ``--quick`` run and checks that findings are recorded (a quick run is too
+short to show them).
+
+Figures and ``results.json`` go to ``--out`` (default ``walkthroughs/out/<script name>``, with ``_short`` or
+``_quick`` appended for the smaller runs, so that they never overwrite a full run's figures or resume from its
+checkpoints).
 """
 
 from __future__ import annotations
@@ -33,9 +51,12 @@ QUICK_TRAIN = 1000
 QUICK_TEST = 300
 SIZES = ("full", "short", "quick")
 QUICK_STAMP = "quick run: checks the script, not the finding"
+SYNTHETIC_STAMP = "made from the offline synthetic digits, not MNIST"
 
 #: the size of this process's run, set by ``parse_args``: ``save_figure`` marks the figures of a quick run
 run_size = "full"
+#: whether the last ``load_data`` fell back to the synthetic digits: ``save_figure`` then says so on every figure
+synthetic_data = False
 
 
 def parse_args(description, argv=None):
@@ -53,20 +74,27 @@ def parse_args(description, argv=None):
                            "script works, not what it shows (the tests use it)")
     size.add_argument("--short", action="store_true",
                       help="a run of a few minutes on two cores in which the finding already shows")
-    parser.add_argument("--out", type=pathlib.Path, default=script.parent / "out" / script.stem,
-                        help="folder for the figures and results.json (default: walkthroughs/out/<script name>)")
+    parser.add_argument("--out", type=pathlib.Path, default=None,
+                        help="folder for the figures and results.json (default: walkthroughs/out/<script name>, "
+                             "with _short or _quick appended for those runs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding mnist/ with the IDX files (default: $NPAE_DATA_DIR, then the cache)")
     args = parser.parse_args(argv)
     args.size = "quick" if args.quick else "short" if args.short else "full"
     run_size = args.size
+    if args.out is None:
+        suffix = "" if args.size == "full" else f"_{args.size}"
+        args.out = script.parent / "out" / f"{script.stem}{suffix}"
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 
 
 def pick(args, full, quick, short=None):
-    """The value for this run's size (epochs, subset sizes, sweep lists): ``short`` defaults to ``full``."""
+    """The value for this run's size (epochs, subset sizes, sweep lists): ``short`` defaults to ``full``.
+
+    Give ``short`` explicitly unless the full value already fits the short run's three minutes.
+    """
     return {"full": full, "short": full if short is None else short, "quick": quick}[args.size]
 
 
@@ -74,9 +102,9 @@ def resume_options(args, name):
     """``fit`` keyword arguments for a long run: a checkpoint in ``out/name``, resumed from when present.
 
     A full run that was killed, or repeated to redraw its figures, continues from its last completed epoch
-    instead of training again; ``--quick`` runs keep no checkpoint.
+    instead of training again; ``--short`` and ``--quick`` runs last minutes at most and keep no checkpoint.
     """
-    return {} if args.quick else {"checkpoint_dir": args.out / name, "resume": True}
+    return {"checkpoint_dir": args.out / name, "resume": True} if args.size == "full" else {}
 
 
 @dataclass
@@ -115,6 +143,7 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
     """
     from ..datasets import load_dataset
 
+    global synthetic_data
     if args.quick:
         n_train = min(n_train or QUICK_TRAIN, QUICK_TRAIN)
         n_test = min(n_test or QUICK_TEST, QUICK_TEST)
@@ -130,6 +159,7 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
         sources.append(source)
     (x_train, y_train), (x_test, y_test) = splits
     data = Data(x_train, y_train, x_test, y_test, "; ".join(sources))
+    synthetic_data = data.synthetic
     print(f"data: {data}")
     return data
 
@@ -138,6 +168,56 @@ def one_per_class(labels, per_class=1):
     """Indices of the first ``per_class`` examples of each label, ordered by label (for figure rows)."""
     labels = np.asarray(labels)
     return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in np.unique(labels)])
+
+
+class Findings:
+    """What this run's numbers show: each finding a named comparison, told in words only when it holds.
+
+    ``check`` takes the comparison's outcome (``holds``, a bool computed from the numbers) and the sentence
+    that states it; the sentence comes back only when the finding holds, so a title or a print cannot claim
+    what the run did not show. ``save_results(out, results, findings)`` records every outcome in
+    ``results.json``, where ``benchmarks/walkthrough_findings.py`` checks them.
+    """
+
+    def __init__(self):
+        self.outcomes = {}
+        self.sentences = {}
+
+    def check(self, name, holds, sentence):
+        """Record whether the finding ``name`` holds in this run; return ``sentence`` if it does, else ``""``."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"name: expected a Python identifier such as 'dense_beats_pca', got {name!r}")
+        if name in self.outcomes:
+            raise ValueError(f"name: the finding {name!r} was already checked in this run; give each its own name")
+        if not isinstance(holds, (bool, np.bool_)):
+            raise TypeError(f"holds: expected True or False (a comparison of this run's numbers), got "
+                            f"{type(holds).__name__} {holds!r}")
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise ValueError(f"sentence: expected the finding in words, got {sentence!r}")
+        self.outcomes[name] = bool(holds)
+        if holds:
+            self.sentences[name] = sentence
+        return sentence if holds else ""
+
+    def title(self, base, *names):
+        """``base`` (what is plotted), followed on new lines by the sentences of the ``names`` that hold."""
+        unknown = [name for name in names if name not in self.outcomes]
+        if unknown:
+            raise ValueError(f"names: no finding {unknown[0]!r} was checked yet (checked: {sorted(self.outcomes)})")
+        return "\n".join([base] + [self.sentences[name] for name in names if self.outcomes[name]])
+
+    def as_results(self):
+        """The ``results.json`` entries: every outcome, and the sentences of the findings that hold."""
+        return {"findings": dict(self.outcomes), "finding_sentences": dict(self.sentences)}
+
+    def report(self):
+        """Lines for the console: the sentences that hold, and the names of the findings this run did not show."""
+        lines = [f"findings of this {run_size} run (computed from its numbers):"]
+        lines += [f"  shown: {self.sentences[name]}" for name in self.outcomes if self.outcomes[name]]
+        lines += [f"  not shown: {name}" for name in self.outcomes if not self.outcomes[name]]
+        if run_size == "quick":
+            lines.append("  (a quick run checks the script, not the finding: run --short to see them)")
+        return lines
 
 
 def _check_finite(value, where):
@@ -166,10 +246,20 @@ def _jsonable(value):
     return value
 
 
-def save_results(out, results):
-    """Write ``results`` to ``out/results.json`` (every number must be finite) and print its scalars."""
+def save_results(out, results, findings=None):
+    """Write ``results`` to ``out/results.json`` (every number must be finite) and print its scalars.
+
+    ``findings`` (a ``Findings``) adds ``"findings"`` and ``"finding_sentences"`` to the file and to the print.
+    """
     if not isinstance(results, dict):
         raise TypeError(f"results: expected a dict, got {type(results).__name__}")
+    if findings is not None:
+        if not isinstance(findings, Findings):
+            raise TypeError(f"findings: expected a Findings, got {type(findings).__name__}")
+        clash = sorted(set(results) & {"findings", "finding_sentences"})
+        if clash:
+            raise ValueError(f"results: the key {clash[0]!r} is reserved for the findings; rename it")
+        results = {**results, **findings.as_results()}
     _check_finite(results, "results")
     path = pathlib.Path(out) / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,20 +270,27 @@ def save_results(out, results):
             print(f"  {key}: {float(value):.5g}")
         elif isinstance(value, (int, str, np.integer)):
             print(f"  {key}: {value}")
+    if findings is not None:
+        print("\n".join(findings.report()))
     print(f"wrote {path}")
     return path
 
 
-def save_figure(fig, out, name):
+def save_figure(fig, out, name, synthetic=None):
     """Save a matplotlib figure as ``out/name.png`` and close it; returns the path.
 
-    In a ``--quick`` run (``parse_args``) the figure is stamped, in red across its top, with ``QUICK_STAMP``: a
-    seconds-long run checks that the script works, and its figures must not be read as the finding.
+    Stamped in red across its top: in a ``--quick`` run (``parse_args``), ``QUICK_STAMP`` (a seconds-long run
+    checks that the script works, and its figures must not be read as the finding); when made from the offline
+    synthetic digits, ``SYNTHETIC_STAMP``. ``synthetic`` says which data the figure shows (default: whether the
+    last ``load_data`` fell back to the synthetic digits).
     """
     from ..plots import pyplot
 
-    if run_size == "quick":
-        fig.text(0.5, 1.0, QUICK_STAMP, ha="center", va="bottom", color="red", fontsize=11, fontweight="bold")
+    synthetic = synthetic_data if synthetic is None else synthetic
+    stamps = [QUICK_STAMP] * (run_size == "quick") + [SYNTHETIC_STAMP] * bool(synthetic)
+    if stamps:
+        fig.text(0.5, 1.0, "\n".join(stamps), ha="center", va="bottom", color="red", fontsize=11,
+                 fontweight="bold")
     path = pathlib.Path(out) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")

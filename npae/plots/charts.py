@@ -68,38 +68,68 @@ def training_curves(histories, labels=None, keys=("loss", "val_loss"), ylabel="l
     return fig
 
 
-def code_histograms(codes, dims=None, bins=40, title=None):
-    """Histograms of a few code coordinates (default: the first 8), each with its mean and std."""
+def code_histograms(codes, dims=None, bins=40, title=None, name="code"):
+    """Histograms of a few code coordinates (default: the first 8), each with its mean and std.
+
+    ``name`` names the coordinates (``"code"``, ``"mu"`` for a VAE's posterior means); the figure's title ends
+    by saying which of the coordinates are shown, since a histogram of four out of 32 is easily read as all.
+    """
     plt = pyplot()
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"codes: expected shape (N, code_dim), got {codes.shape}")
     dims = list(range(min(8, codes.shape[1]))) if dims is None else list(dims)
+    outside = [d for d in dims if not 0 <= d < codes.shape[1]]
+    if outside:
+        raise ValueError(f"dims: expected coordinates in 0..{codes.shape[1] - 1}, got {outside[0]}")
     ncols = min(4, len(dims))
     nrows = math.ceil(len(dims) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 2.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 2.4 * nrows + 0.3), squeeze=False)
     for ax, d in zip(axes.ravel(), dims):
         values = codes[:, d]
         ax.hist(values, bins=bins, color="C0", alpha=0.8)
-        ax.set_title(f"code[{d}]: mean {values.mean():.2f}, std {values.std():.2f}", fontsize=8)
-        ax.set_xlabel("code value", fontsize=8)
+        ax.set_title(f"{name}[{d}]: mean {values.mean():.2f}, std {values.std():.2f}", fontsize=8)
+        ax.set_xlabel(f"{name} value", fontsize=8)
         ax.set_ylabel("count (images)", fontsize=8)
     for ax in axes.ravel()[len(dims):]:
         ax.axis("off")
-    fig.suptitle(title or f"distribution of code coordinates over {len(codes)} images", fontsize=10)
+    shown = f"{name} coordinates {_ranges(dims)} of {codes.shape[1]}"
+    fig.suptitle(f"{title}\n{shown}" if title else f"distribution of {shown} over {len(codes)} images", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabel="component 2", ax=None):
-    """Points (N, 2), coloured by digit label with a legend; draws into ``ax`` when given."""
+def _ranges(values):
+    """``[0, 1, 2, 3, 7]`` -> ``"0-3, 7"``: a list of integers as runs."""
+    runs, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            runs.append(f"{start}" if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(runs)
+
+
+def _digit_legend(owner, handles, **placement):
+    """A legend of the digit colours, with markers large enough to read."""
+    return owner.legend(handles=handles, title="digit", markerscale=3, fontsize=7, title_fontsize=8, **placement)
+
+
+def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabel="component 2", ax=None,
+               legend=True):
+    """Points (N, 2), coloured by digit label; draws into ``ax`` when given.
+
+    The digit legend sits outside the axes, on the right, so that it covers no point (``legend=False`` leaves
+    it to the caller, as ``scatter_panels`` does for several maps).
+    """
     plt = pyplot()
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points: expected shape (N, 2), got {points.shape}")
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 5))
+        fig, ax = plt.subplots(figsize=(6.6, 5))
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6)
     else:
@@ -108,7 +138,8 @@ def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabe
         for k in np.unique(labels):
             sel = labels == k
             ax.scatter(points[sel, 0], points[sel, 1], s=4, alpha=0.6, color=cmap(int(k) % 10), label=str(k))
-        ax.legend(title="digit", markerscale=3, fontsize=7, title_fontsize=8, loc="best")
+        if legend:
+            _digit_legend(ax, ax.collections, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
@@ -118,14 +149,17 @@ def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabe
 
 
 def scatter_panels(maps, labels=None, title=None, xlabel="component 1", ylabel="component 2"):
-    """Several 2-D maps of the same points side by side (``{panel title: points (N, 2)}``), coloured alike."""
+    """Several 2-D maps of the same points side by side (``{panel title: points (N, 2)}``), coloured alike,
+    with one digit legend on the right, outside the panels."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps) + 0.8, 4.6), squeeze=False)
     for ax, (name, points) in zip(axes[0], maps.items()):
-        scatter_2d(points, labels, title=name, xlabel=xlabel, ylabel=ylabel, ax=ax)
+        scatter_2d(points, labels, title=name, xlabel=xlabel, ylabel=ylabel, ax=ax, legend=False)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 0.8 / fig.get_figwidth(), 1))
+    if labels is not None:
+        _digit_legend(fig, axes[0, -1].collections, loc="center right")
     return fig
 
 

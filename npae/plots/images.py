@@ -61,10 +61,20 @@ def _as_rows(reconstructions):
     return dict(reconstructions)
 
 
+def _separate_rows(fig, axes, above):
+    """A gray rule across the figure between image row ``above`` and the row below it (call after the layout)."""
+    from matplotlib.lines import Line2D
+
+    y = (axes[above, 0].get_position().y0 + axes[above + 1, 0].get_position().y1) / 2
+    fig.add_artist(Line2D([0.01, 0.99], [y, y], transform=fig.transFigure, color="0.5", linewidth=1.2))
+
+
 def reconstruction_rows(originals, reconstructions, digit_labels=None, column_titles=None, title=None):
     """Originals on the first row, then one row per ``{label: reconstructions}``, columns aligned.
 
-    ``digit_labels`` titles each column with its digit; ``column_titles`` (e.g. errors) overrides them.
+    A rule and a gap separate the originals from the reconstructions below them, so that the two are never
+    read as one image. ``digit_labels`` titles each column with its digit; ``column_titles`` (e.g. errors)
+    overrides them.
     """
     rows = {"original": originals, **_as_rows(reconstructions)}
     n = len(originals)
@@ -73,12 +83,14 @@ def reconstruction_rows(originals, reconstructions, digit_labels=None, column_ti
             raise ValueError(f"reconstructions[{label!r}]: expected {n} images like originals, got {len(imgs)}")
     if column_titles is None and digit_labels is not None:
         column_titles = [f"digit {int(d)}" for d in digit_labels]
-    fig, axes = cell_grid(len(rows), n, title=title or "original (top) vs reconstructions (rows below)")
+    fig, axes = cell_grid(len(rows), n, title=title or "original (top) vs reconstructions (rows below)",
+                          extra_height=0.7)
     for r, (label, imgs) in enumerate(rows.items()):
         for c in range(n):
             show_image(axes[r, c], imgs[c], title=column_titles[c] if (r == 0 and column_titles) else None)
         axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.2)
+    _separate_rows(fig, axes, above=0)
     return fig
 
 
