@@ -138,12 +138,15 @@ def test_quick_run_figures_are_stamped(tmp_path):
 
     walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path)])
     fig = pyplot().figure()
-    walkthrough.save_figure(fig, tmp_path, "stamped")
-    assert any(t.get_text() == walkthrough.QUICK_STAMP for t in fig.texts)
+    walkthrough.save_figure(fig, tmp_path, "stamped", synthetic=False)  # not whatever an earlier test loaded
+    assert [t.get_text() for t in fig.texts] == [walkthrough.QUICK_STAMP]
     walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)])
     fig = pyplot().figure()
-    walkthrough.save_figure(fig, tmp_path, "plain")
+    walkthrough.save_figure(fig, tmp_path, "plain", synthetic=False)
     assert not fig.texts
+    fig = pyplot().figure()
+    walkthrough.save_figure(fig, tmp_path, "synthetic", synthetic=True)
+    assert [t.get_text() for t in fig.texts] == [walkthrough.SYNTHETIC_STAMP]
 
 
 def test_load_data_quick_caps_and_formats(tmp_path):
