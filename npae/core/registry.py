@@ -85,8 +85,9 @@ def deserialize(spec):
     cls = _CLASSES.get(kind)
     if cls is None:
         raise ValueError(
-            f"architecture: unknown type {kind!r}; npae builds only its own classes and those registered with "
-            f"npae.register(cls) (known: {', '.join(sorted(_CLASSES))})"
+            f"architecture: unknown type {kind!r}; npae builds only its own concrete classes and those registered "
+            f"with npae.register (if {kind!r} is your own class, call npae.register({kind}) before loading; "
+            f"known: {', '.join(sorted(_CLASSES))})"
         )
     config = spec.get("config", {})
     if not isinstance(config, dict):
