@@ -33,11 +33,14 @@ from .core.registry import deserialize, serialize
 FORMAT_VERSION = 1
 ARCH_KEY = "__architecture__"
 
-#: exceptions the zip and npy readers raise on damaged bytes; all become a ValueError naming the file
-DAMAGED_FILE_ERRORS = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+#: what ``zipfile`` raises on damaged bytes (a flipped flag bit reads as "encrypted", RuntimeError, or as an
+#: unknown compression method, NotImplementedError); caught around the zip calls only, so that a bug in the
+#: code around them surfaces as itself instead of passing for a damaged file
+DAMAGED_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
     zlib.error, struct.error, UnicodeDecodeError, OverflowError,
 )
+
 
 def encode_json(obj):
     """``obj`` as UTF-8 JSON bytes in a uint8 array, so it can sit in an ``.npz`` beside the weights."""
@@ -122,7 +125,10 @@ def _read_member(archive, info, path):
     ``archive.read`` returns only after the whole member was read and its CRC-32 matched (else BadZipFile),
     so the bytes parsed below are the bytes that were written.
     """
-    raw = archive.read(info)
+    try:
+        raw = archive.read(info)
+    except DAMAGED_ZIP_ERRORS as exc:
+        raise _damaged(path, exc) from exc
     stream = _bytes_io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(stream)
@@ -158,15 +164,21 @@ def read_archive(path):
     path = _check_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no model file at {path!r}")
-    try:
-        with zipfile.ZipFile(path) as archive:
+    with open(path, "rb") as file:  # a file that cannot be opened (permissions) is not a damaged one
+        try:
+            archive = zipfile.ZipFile(file)
+        except DAMAGED_ZIP_ERRORS as exc:
+            raise _damaged(path, exc) from exc
+        with archive:
             arrays = {}
             for info in archive.infolist():
                 key = _member_key(info, path, arrays)
                 arrays[key] = _read_member(archive, info, path)
             return arrays
-    except DAMAGED_FILE_ERRORS as exc:
-        raise ValueError(f"{path}: truncated or corrupted model file ({type(exc).__name__}: {exc})") from exc
+
+
+def _damaged(path, exc):
+    return ValueError(f"{path}: truncated or corrupted model file ({type(exc).__name__}: {exc})")
 
 
 def split_archive(arrays, path):

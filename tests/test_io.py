@@ -367,3 +367,34 @@ def test_register_refuses_what_it_cannot_rebuild():
         npae.register(3)
     with pytest.raises(TypeError, match=r"name: expected a non-empty string, got ''"):
         npae.register(Swish, name="")
+
+
+# ----------------------------------------------------------------------------------------------
+# Only a damaged file counts as one: a bug in the loader surfaces as itself
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bug", [RuntimeError, NotImplementedError, KeyError, AttributeError, OSError])
+def test_a_bug_while_reading_members_is_not_reported_as_corruption(saved, monkeypatch, bug):
+    def broken(info, path, seen):
+        raise bug("a bug in the loader")
+
+    monkeypatch.setattr(npae.io, "_member_key", broken)
+    with pytest.raises(bug, match="a bug in the loader"):
+        npae.load(saved)
+
+
+@pytest.mark.parametrize("bug", [KeyError, AttributeError, RuntimeError, IndexError])
+def test_a_bug_in_a_constructor_is_not_reported_as_a_bad_config(saved, monkeypatch, bug):
+    def broken_init(self, *args, **kwargs):
+        raise bug("a bug in Tanh")
+
+    monkeypatch.setattr(npae.Tanh, "__init__", broken_init)
+    with pytest.raises(bug, match="a bug in Tanh"):
+        npae.load(saved)
+
+
+def test_a_config_missing_a_required_argument_is_a_bad_file(saved):
+    rewrite_architecture(saved, lambda a: a["model"]["config"].pop("decoder"))
+    with pytest.raises(ValueError, match=r"cannot build Autoencoder .*missing options \['decoder'\]"):
+        npae.load(saved)
