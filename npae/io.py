@@ -21,8 +21,9 @@ import io as _bytes_io
 import json
 import math
 import os
+import secrets
+import shutil
 import struct
-import tempfile
 import zipfile
 import zlib
 
@@ -72,23 +73,49 @@ def atomic_write(path, write):
     """Write a file atomically: ``write(file)`` into a temporary file beside ``path``, fsync, rename.
 
     Readers see either the old file or the complete new one, never a partial write, even if the process is
-    killed mid-write (a stray ``.tmp-*`` file may then remain beside ``path``).
+    killed mid-write (a stray ``.tmp-*`` file may then remain beside ``path``). The file gets the permissions
+    ``open(path, "wb")`` would give it: those of the file it replaces, else 0666 less the user's umask.
     """
     path = _check_path(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"path: {path!r} is a folder, expected a file name (for example {os.path.join(path, 'model.npz')!r})"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = create_file_beside(path, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if os.path.isfile(path):
+            shutil.copymode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def create_file_beside(path, prefix, suffix=""):
+    """A new empty file with a random name in the folder of ``path``, open for writing: ``(fd, its path)``.
+
+    Unlike ``tempfile.mkstemp``, which makes files only their owner can read (mode 0600), the file gets the
+    mode any new file gets (0666 less the umask), so that what is renamed from it is as readable as any file
+    the user writes. An error names ``path``, not the temporary name.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        candidate = os.path.join(directory, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(candidate, flags, 0o666), candidate
+        except FileExistsError:
+            continue  # another writer drew the same name: draw again
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write {path!r} (a file is written beside it first)", directory) from exc
 
 
 def _fsync_directory(directory):

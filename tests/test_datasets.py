@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import os
 import re
 import urllib.error
 
@@ -484,3 +485,14 @@ def test_real_mnist_files_have_the_published_checksums(split, n):
     assert images.shape == (n, 1, 28, 28) and images.dtype == np.float32
     assert 0.12 < images.mean() < 0.14
     assert labels.shape == (n,) and set(np.unique(labels)) == set(range(10))
+
+
+def test_downloaded_files_get_the_users_umask(served, monkeypatch):
+    monkeypatch.setattr(datasets, "_fetch", FakeMirrors(served[2]))
+    previous = os.umask(0o022)
+    try:
+        load_mnist("train")
+    finally:
+        os.umask(previous)
+    for name in leftovers():
+        assert (cache_folder() / name).stat().st_mode & 0o777 == 0o644, name

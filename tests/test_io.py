@@ -398,3 +398,41 @@ def test_a_config_missing_a_required_argument_is_a_bad_file(saved):
     rewrite_architecture(saved, lambda a: a["model"]["config"].pop("decoder"))
     with pytest.raises(ValueError, match=r"cannot build Autoencoder .*missing options \['decoder'\]"):
         npae.load(saved)
+
+
+def test_saving_onto_a_folder_says_so(tmp_path):
+    folder = tmp_path / "model.npz"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"path: '.*model\.npz' is a folder, expected a file name "
+                                                 r"\(for example '.*model\.npz/model\.npz'\)"):
+        small_model().save(folder)
+    assert os.listdir(folder) == [] and sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+def test_a_folder_that_cannot_be_written_is_named_not_the_temporary_file(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", args[0])
+
+    monkeypatch.setattr(npae.io.os, "open", refuse)
+    with pytest.raises(PermissionError, match=r"cannot write '.*m\.npz' \(a file is written beside it first\)") as info:
+        small_model().save(tmp_path / "m.npz")
+    assert ".tmp-" not in str(info.value)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_users_umask_like_any_new_file(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        small_model().save(tmp_path / "m.npz")
+        with open(tmp_path / "plain.txt", "w") as f:
+            f.write("a file written the ordinary way")
+    finally:
+        os.umask(previous)
+    mode = os.stat(tmp_path / "m.npz").st_mode & 0o777
+    assert mode == 0o666 & ~umask == os.stat(tmp_path / "plain.txt").st_mode & 0o777
+
+
+def test_saving_over_a_file_keeps_its_mode(saved):
+    os.chmod(saved, 0o640)
+    small_model().save(saved)
+    assert os.stat(saved).st_mode & 0o777 == 0o640

@@ -43,7 +43,6 @@ import os
 import pathlib
 import shutil
 import sys
-import tempfile
 import urllib.request
 import zlib
 from typing import NamedTuple
@@ -51,6 +50,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core.checks import positive_int
+from ..io import create_file_beside
 from .synthetic import IMAGE_SIZE, synthetic_digits, to_mnist_layout
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (N, rows, cols)
@@ -239,7 +239,7 @@ def _download_once(url, dest, md5, magic):
     The temporary file is removed whatever happens, so an interrupted or corrupt download never leaves a
     file that a later run would take for a complete one.
     """
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    fd, tmp = create_file_beside(dest, prefix=dest.name + ".", suffix=".part")
     os.close(fd)
     tmp = pathlib.Path(tmp)
     try:
