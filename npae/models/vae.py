@@ -46,7 +46,7 @@ from ..core.functions import binarize as binarize_images
 from ..core.functions import logsumexp, one_hot, softplus
 from ..core.layers import Layer
 from ..core.registry import deserialize, serializable, serialize
-from .autoencoder import _as_sequential, infer_input_shape
+from .autoencoder import _as_sequential, check_reachable, infer_input_shape
 from .base import Model
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -330,6 +330,8 @@ class VAE(Model):
                 f"{name}: a Bernoulli VAE needs pixel values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]; "
                 "scale pixels with X / 255"
             )
+        if self.likelihood == "gaussian":
+            check_reachable(X, self.decoder, name)
         return X, self._check_labels(y, X.shape[0], f"{name} labels" if name != "X" else "y")
 
     def _batches(self, n, batch_size):

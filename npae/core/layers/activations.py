@@ -13,7 +13,7 @@ from ...backends import ops
 from ..checks import real_number
 from ..functions import softplus
 from ..registry import serializable
-from .base import Layer
+from .base import ANY_VALUE, Layer
 
 
 class Activation(Layer):
@@ -36,6 +36,11 @@ class Activation(Layer):
     def _local_grad(self):
         """``f'(x)`` at the cached input; subclasses may reuse the cached output instead."""
         return self.df(self._saved("_x"))
+
+    def output_range(self, input_range=ANY_VALUE):
+        """``(f(low), f(high))``: every activation here is nondecreasing (a sigmoid maps anything into [0, 1])."""
+        low, high = self.f(np.array([input_range], dtype=np.float64))[0]
+        return float(low), float(high)
 
     def get_config(self):
         return {}
