@@ -231,9 +231,11 @@ def fit(
     - ``max_loss_growth``: stop with ``TrainingDiverged`` when a batch's loss exceeds this many times the size of
       the run's first batch loss (default 1e4; None turns the check off).
     - ``callbacks``: callables ``cb(model, epoch, logs)`` run after each epoch.
-    - ``checkpoint_dir``: write ``checkpoint.npz`` there atomically after every epoch.
-    - ``resume``: continue from the checkpoint in ``checkpoint_dir`` if there is one (start afresh if not).
-      The model, optimizer, data and settings must be those of the interrupted run; ``epochs`` may be larger.
+    - ``checkpoint_dir``: write ``checkpoint.npz`` there atomically after every epoch (the one before is kept
+      as ``previous-checkpoint.npz``).
+    - ``resume``: continue from the newest readable checkpoint in ``checkpoint_dir`` if there is one (start
+      afresh if not). The model, optimizer, data and settings must be those of the interrupted run; ``epochs``
+      may be larger, not smaller, than the epochs the checkpoint has done.
 
     Raises ``TrainingDiverged`` at a non-finite loss or gradient, at a loss beyond ``max_loss_growth``, and at
     an update that would make a weight non-finite (nothing is changed by that step), and
@@ -270,7 +272,7 @@ def fit(
     stopper = EarlyStopping(patience, min_delta, restore_best) if patience is not None else None
     loop = FitLoop(model, optimizer, rng, stopper, run, StepGuard(max_loss_growth))
     if checkpoint is not None:
-        _start_from_checkpoint(loop, checkpoint, resume, verbose)
+        _start_from_checkpoint(loop, checkpoint, resume, verbose, epochs)
     try:
         _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, callbacks, checkpoint, verbose)
     except KeyboardInterrupt:
@@ -280,15 +282,15 @@ def fit(
     return loop.history
 
 
-def _start_from_checkpoint(loop, checkpoint, resume, verbose):
+def _start_from_checkpoint(loop, checkpoint, resume, verbose, epochs):
     checkpoint.remove_stale_temporaries()
     if not resume or not checkpoint.exists():
         if resume and verbose:
             print(f"resume: no checkpoint in {checkpoint.directory!r} yet, starting from epoch 1", file=sys.stderr)
         return
-    checkpoint.restore(loop)
+    path = checkpoint.restore(loop, epochs)
     if verbose:
-        print(f"resuming from {checkpoint.path} after epoch {loop.epoch}", file=sys.stderr)
+        print(f"resuming from {path} after epoch {loop.epoch}", file=sys.stderr)
 
 
 def _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, callbacks, checkpoint, verbose):
@@ -333,14 +335,13 @@ def _interrupted(loop, checkpoint):
             f"{where}. No checkpoint_dir was given, so the model holds the weights of the interrupted step "
             "(possibly mid-update); pass checkpoint_dir=... to be able to resume."
         )
-    done = checkpoint.epochs_done()
-    if done is None:
+    if checkpoint.epochs_done() is None:
         return TrainingInterrupted(
             f"{where}. No checkpoint was written yet (the first is written at the end of epoch 1); "
             f"fit(..., checkpoint_dir={checkpoint.directory!r}, resume=True) will start from epoch 1."
         )
-    checkpoint.restore(loop)
+    path = checkpoint.restore(loop)
     return TrainingInterrupted(
-        f"{where}. The last checkpoint ({checkpoint.path}, after epoch {done}) is intact and the model now holds "
+        f"{where}. The last checkpoint ({path}, after epoch {loop.epoch}) is intact and the model now holds "
         f"its weights; continue with fit(..., checkpoint_dir={checkpoint.directory!r}, resume=True)."
     )
