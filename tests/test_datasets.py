@@ -17,6 +17,7 @@ from npae.datasets import (
 
 REAL_MNIST_ROOT = mnist_dir()  # read before the fixture below clears NPAE_DATA_DIR
 REAL_FETCH = datasets._fetch
+PUBLISHED_MD5 = dict(datasets.MNIST_MD5)
 TRAIN_IMAGES, TRAIN_LABELS = datasets.IDX_FILES["train"]
 
 
@@ -30,6 +31,15 @@ def offline(monkeypatch, tmp_path):
         raise urllib.error.URLError("network disabled in tests")
 
     monkeypatch.setattr(datasets, "_fetch", no_network)
+    for stem in PUBLISHED_MD5:  # the small fake files of these tests have no published checksum
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, None)
+
+
+def publish_checksums(monkeypatch, *paths):
+    """Make the MD5 of each fake file's content the published one, as if it were the real MNIST file."""
+    for path in paths:
+        stem = path.name.removesuffix(".gz")
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, hashlib.md5(datasets._read_bytes(path)).hexdigest())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,12 +162,55 @@ def test_truncated_gzip_says_to_delete_and_redownload(tmp_path):
         load_mnist("train", data_dir=tmp_path)
 
 
-def test_verify_checks_the_md5_of_local_files_only_when_asked(tmp_path):
-    _, _, images_path, _ = write_split(tmp_path)
-    load_mnist("train", data_dir=tmp_path)  # the fake files load fine without verification
-    expected = datasets.MNIST_MD5[TRAIN_IMAGES]
-    with pytest.raises(ValueError, match=re.escape(str(images_path)) + f": MD5 .* expected {expected}"):
+def test_verify_true_checks_the_md5_of_local_files_at_every_load(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    load_mnist("train", data_dir=tmp_path, verify=True)
+    monkeypatch.setitem(datasets.MNIST_MD5, TRAIN_IMAGES, PUBLISHED_MD5[TRAIN_IMAGES])
+    with pytest.raises(ValueError, match=re.escape(str(images_path)) + f": MD5 .* expected {PUBLISHED_MD5[TRAIN_IMAGES]}"):
         load_mnist("train", data_dir=tmp_path, verify=True)
+    load_mnist("train", data_dir=tmp_path, verify=False)  # never checked
+
+
+def damage_payload(path):
+    """Flip one pixel of a gzipped IDX file: the structure stays valid, only the checksum can tell."""
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[-1] ^= 0xFF
+    path.write_bytes(gzip.compress(bytes(raw)))
+
+
+def test_a_damaged_copy_is_caught_by_default_and_each_file_is_hashed_once(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    hashed = []
+    real_md5 = hashlib.md5
+    monkeypatch.setattr(datasets.hashlib, "md5", lambda data: hashed.append(len(data)) or real_md5(data))
+    load_mnist("train", data_dir=tmp_path)
+    assert len(hashed) == 2
+    load_mnist("train", data_dir=tmp_path)
+    load_mnist("train", data_dir=tmp_path, flatten=True)
+    assert len(hashed) == 2, "a verified file that did not change is not hashed again"
+    damage_payload(images_path)  # a new size or modification time: verified again, and refused
+    with pytest.raises(ValueError, match=re.escape(str(images_path)) + ": MD5 of the uncompressed content is"):
+        load_mnist("train", data_dir=tmp_path)
+    with pytest.raises(ValueError, match=": MD5 of the uncompressed content is"):
+        load_mnist("train", data_dir=tmp_path)  # and refused again: a failed check is not remembered
+    assert len(hashed) == 4
+
+
+def test_a_damaged_stamp_file_only_costs_a_new_check(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    load_mnist("train", data_dir=tmp_path)
+    (datasets.cache_dir() / datasets.STAMPS_FILE).write_text("{not json")
+    load_mnist("train", data_dir=tmp_path)
+    assert datasets.is_verified(images_path, datasets.MNIST_MD5[TRAIN_IMAGES])
+
+
+def test_verify_must_be_true_false_or_once(tmp_path):
+    write_split(tmp_path)
+    with pytest.raises(ValueError, match=r"verify: expected True, False or 'once', got 'always'"):
+        load_mnist("train", data_dir=tmp_path, verify="always")
 
 
 @pytest.mark.parametrize("split", ["validation", "TRAIN", None])
@@ -480,7 +533,9 @@ def test_binarize_refuses_bad_images(images, error, message):
 
 @requires_mnist
 @pytest.mark.parametrize("split, n", [("train", 60000), ("test", 10000)])
-def test_real_mnist_files_have_the_published_checksums(split, n):
+def test_real_mnist_files_have_the_published_checksums(split, n, monkeypatch):
+    for stem, md5 in PUBLISHED_MD5.items():
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, md5)
     images, labels = load_mnist(split, data_dir=REAL_MNIST_ROOT, verify=True, download=False)
     assert images.shape == (n, 1, 28, 28) and images.dtype == np.float32
     assert 0.12 < images.mean() < 0.14
