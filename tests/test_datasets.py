@@ -33,6 +33,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets, "_fetch", no_network)
     for stem in PUBLISHED_MD5:  # the small fake files of these tests have no published checksum
         monkeypatch.setitem(datasets.MNIST_MD5, stem, None)
+    monkeypatch.setattr(datasets, "_UNREACHABLE", {})
 
 
 def publish_checksums(monkeypatch, *paths):
@@ -551,3 +552,37 @@ def test_downloaded_files_get_the_users_umask(served, monkeypatch):
         os.umask(previous)
     for name in leftovers():
         assert (cache_folder() / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_each_download_line_is_followed_by_its_outcome(served, monkeypatch, capsys):
+    _, _, content = served
+    first = datasets.MNIST_MIRRORS[0]
+    monkeypatch.setattr(datasets, "_fetch", FakeMirrors(content, {first: "corrupt"}))
+    load_mnist("train")
+    lines = capsys.readouterr().err.splitlines()
+    downloads = [i for i, line in enumerate(lines) if line.startswith("npae: downloading ")]
+    assert len(downloads) == 4  # each file: the first mirror (corrupt), then the second
+    outcomes = [lines[i + 1] for i in downloads]
+    assert [o.startswith("npae:   failed: checksum mismatch") for o in outcomes] == [True, False, True, False]
+    assert all(re.match(r"npae:   done: \d+\.\d MB, MD5 verified", o) for o in outcomes[1::2])
+
+
+def test_the_synthetic_fallback_explains_itself_once_and_does_not_retry_the_network(monkeypatch, capsys):
+    calls = []
+
+    def offline(url, dest):
+        calls.append(url)
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(datasets, "_fetch", offline)
+    _, _, train_source = load_dataset("mnist", "train", allow_synthetic_fallback=True, n_synthetic=10)
+    tried = len(calls)
+    _, _, test_source = load_dataset("mnist", "test", allow_synthetic_fallback=True, n_synthetic=10)
+    assert tried == len(datasets.MNIST_MIRRORS) and len(calls) == tried, "the second split does not retry"
+    err = capsys.readouterr().err
+    assert err.count("synthetic digits stand in for MNIST") == 1
+    for mirror in datasets.MNIST_MIRRORS:
+        assert f"{mirror}{TRAIN_IMAGES}.gz: <urlopen error no route to host>" in err
+    assert "NPAE_DATA_DIR" in err and "--data-dir" in err
+    assert "synthetic digits (train" in train_source and "synthetic digits (test" in test_source
+    assert "no mirror served a verified copy" in test_source

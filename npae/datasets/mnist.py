@@ -311,14 +311,18 @@ def download_file(folder, stem, mirrors, md5=None, magic=IMAGES_MAGIC):
         raise RuntimeError(f"cannot create the cache folder {dest.parent}: {exc}") from exc
     for mirror in mirrors:
         url = mirror + stem + ".gz"
-        print(f"npae: downloading {url} to {dest}", file=sys.stderr)
+        print(f"npae: downloading {url} to {dest}", file=sys.stderr, flush=True)
         try:
             _download_once(url, dest, md5, magic)
-            if md5 is not None:
-                remember_verified(dest, md5)
-            return dest
         except (OSError, http.client.HTTPException, ValueError) as exc:
+            print(f"npae:   failed: {exc}", file=sys.stderr, flush=True)
             failures.append(f"  {url}: {exc}")
+            continue
+        if md5 is not None:
+            remember_verified(dest, md5)
+        checked = "MD5 verified" if md5 is not None else "IDX structure checked"
+        print(f"npae:   done: {dest.stat().st_size / 1e6:.1f} MB, {checked}", file=sys.stderr, flush=True)
+        return dest
     raise RuntimeError("no mirror served a verified copy:\n" + "\n".join(failures))
 
 
@@ -349,8 +353,9 @@ def _locate_or_download(dataset, split, stem, magic, data_dir, download_missing)
         f"{title} {split} split: {stem}(.gz) not found in\n"
         + "\n".join(f"  {s}" for s in searched)
         + f"\nand {reason}\n"
-        f"To fix it, set NPAE_DATA_DIR (or pass data_dir=) to a folder holding {folder}/ with the four IDX "
-        "files, check the network, or use npae.datasets.synthetic_digits(n) for an offline stand-in.",
+        f"To fix it, set NPAE_DATA_DIR (or pass data_dir=, or --data-dir to the npae command and the "
+        f"walkthroughs) to a folder holding {folder}/ with the four IDX files, check the network, or use "
+        "npae.datasets.synthetic_digits(n) for an offline stand-in.",
         summary=f"{stem} not in {', '.join(searched)}; " + reason.splitlines()[0].rstrip(":"),
     )
 
@@ -401,6 +406,10 @@ def load_fashion_mnist(split="train", data_dir=None, normalize=True, flatten=Fal
 
 DATASETS = {"mnist": MNIST, "fashion": FASHION_MNIST}
 
+#: title -> why, for the datasets this process could neither find nor download: ``load_dataset``'s fallback
+#: then tries the network once per process, not once per split and file, and says so once
+_UNREACHABLE = {}
+
 
 def _synthetic_split(split, n, seed, flatten):
     """Synthetic digits for ``split``; train and test come from different streams of the same ``seed``."""
@@ -413,7 +422,8 @@ def load_dataset(name="mnist", split="train", data_dir=None, allow_synthetic_fal
 
     ``description`` says where the data came from, for logs and figure captions. With
     ``allow_synthetic_fallback``, a dataset that can be neither found nor downloaded is replaced by
-    ``n_synthetic`` synthetic digits, and the description says so.
+    ``n_synthetic`` synthetic digits, and the description says so. The first fallback of a process prints
+    why (the folders searched, each mirror's failure) and the fix, once; later calls do not retry the network.
     """
     _check_split(split)
     n_synthetic = positive_int(n_synthetic, "n_synthetic")
@@ -423,12 +433,18 @@ def load_dataset(name="mnist", split="train", data_dir=None, allow_synthetic_fal
     if name not in DATASETS:
         raise ValueError(f"name: expected one of 'mnist', 'fashion', 'synthetic', got {name!r}")
     dataset = DATASETS[name]
+    known_unreachable = allow_synthetic_fallback and dataset.title in _UNREACHABLE
     try:
-        images, labels, path = _load_idx_dataset(dataset, split, data_dir, True, flatten, "once", True)
+        images, labels, path = _load_idx_dataset(dataset, split, data_dir, True, flatten, "once", not known_unreachable)
     except DatasetNotFoundError as exc:
         if not allow_synthetic_fallback:
             raise
+        if not known_unreachable:
+            _UNREACHABLE[dataset.title] = exc.summary
+            print(f"npae: {exc}\nnpae: synthetic digits stand in for {dataset.title}; every description, figure and "
+                  "report of this run says so", file=sys.stderr, flush=True)
         images, labels = _synthetic_split(split, n_synthetic, seed, flatten)
-        description = f"synthetic digits ({split}, {len(images)} images; {dataset.title} not found: {exc.summary})"
+        why = _UNREACHABLE[dataset.title]
+        description = f"synthetic digits ({split}, {len(images)} images; {dataset.title} not found: {why})"
         return images, labels, description
     return images, labels, f"{dataset.title} {split} ({len(images)} images from {path.parent})"
