@@ -1,12 +1,23 @@
 """Shared test constants and markers (a module of its own: ``conftest`` is a name pytest gives to every
 conftest.py it loads, so importing from it breaks when tests/against_torch/conftest.py was loaded first)."""
 
+import importlib
 import os
 import pathlib
+import re
 
 import pytest
 
 GRAD_TOL = 1e-6
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def npae_command():
+    """The function the installed ``npae`` script calls, resolved from pyproject.toml's ``[project.scripts]``."""
+    pyproject = (REPO / "pyproject.toml").read_text()  # read by pattern: tomllib needs Python 3.11
+    target = re.search(r'^\[project\.scripts\][^\[]*?^npae\s*=\s*"([^"]+)"', pyproject, re.M | re.S).group(1)
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def mnist_dir():

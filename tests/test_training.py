@@ -1,5 +1,6 @@
 """The fit loop's guards: divergence stops before any update, gradient clipping, early stopping, history."""
 
+import io
 import math
 
 import numpy as np
@@ -9,7 +10,9 @@ from npae import SGD, Adam, Dense, Sequential, Sigmoid, Tanh
 from npae.models import Autoencoder
 from npae.models.zoo import dense_autoencoder
 from npae.training import History, TrainingDiverged, clip_grad_norm, parameter_slots, train_step
+from npae.training.history import ProgressBar, format_duration, plural
 from npae.training.step import StepGuard
+import npae.training.history
 
 
 class RecordingSGD(SGD):
@@ -308,3 +311,47 @@ def test_progress_output_goes_to_stderr(data, capsys):
     model.fit(data, epochs=1, batch_size=8, optimizer=SGD(0.1), verbose=1)
     captured = capsys.readouterr()
     assert captured.out == "" and "epoch 1/1" in captured.err
+
+
+def test_progress_is_one_line_per_epoch_when_not_a_terminal(data, capsys):
+    dense_autoencoder(8, (6,), 3, seed=0).fit(data, epochs=3, batch_size=4, optimizer=SGD(0.1), verbose=1)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"epoch {i}/3 [") for i, line in enumerate(lines, start=1))
+    assert all(" 8/8 loss " in line for line in lines)
+
+
+def test_progress_redraws_in_place_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = ProgressBar(4, "epoch 1/1", stream=stream)
+    for step in range(1, 5):
+        bar.update(step, f"loss {step}", force=True)
+    bar.close("loss 4 val_loss 3")
+    text = stream.getvalue()
+    assert text.count("\r") == 5 and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_a_log_gets_a_line_at_most_every_log_every_seconds(monkeypatch):
+    clock = iter([0.0, 1.0, 6.0, 7.0, 12.5, 13.0])
+    monkeypatch.setattr(npae.training.history.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    bar = ProgressBar(10, "npae gradcheck", stream=stream, log_every=5.0)
+    for done in range(1, 5):
+        bar.update(done, "components checked")
+    bar.close("components checked")
+    assert [line.split("] ")[1] for line in stream.getvalue().splitlines()] == [
+        "2/10 components checked 6.0 s", "4/10 components checked 12 s", "10/10 components checked 13 s",
+    ]
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0.04, "0.0 s"), (4.26, "4.3 s"), (42.4, "42 s"), (185, "3 min 05 s"), (3725, "1 h 02 min"),
+])
+def test_durations_read_as_a_person_would_say_them(seconds, text):
+    assert format_duration(seconds) == text
+    assert plural(1, "epoch") == "1 epoch" and plural(3, "epoch") == "3 epochs"

@@ -305,7 +305,7 @@ def _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, cal
             means = loop.run_epoch(X, y, batch_size, shuffle, clip_norm, bar)
         except (TrainingDiverged, KeyboardInterrupt):
             if bar:
-                bar.stream.write("\n")
+                bar.abandon()
             raise
         for k, v in means.items():
             loop.history.record(k, v)
