@@ -20,6 +20,19 @@ def npae_command():
     return getattr(importlib.import_module(module), function)
 
 
+def import_framework(name):
+    """``import name`` for a comparison test (torch, jax): skipped where the framework is not installed, unless
+    the environment variable ``NPAE_REQUIRE`` lists it (``NPAE_REQUIRE=torch,jax``, as ``.ci/run`` sets): then
+    a missing framework is an error, so that a failed install cannot pass as a group of skipped tests."""
+    required = {item.strip() for item in os.environ.get("NPAE_REQUIRE", "").split(",")}
+    if name in required:
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(f"NPAE_REQUIRE lists {name!r}, but it cannot be imported: {exc}") from exc
+    return pytest.importorskip(name, reason=f"compares with {name}, which is not installed")
+
+
 def mnist_dir():
     """The folder holding ``mnist/`` with the real IDX files, or None."""
     root = os.environ.get("NPAE_DATA_DIR")

@@ -20,7 +20,7 @@ from npae.models.vae import (
 )
 from npae.models.zoo import mlp_vae
 
-from support import GRAD_TOL
+from support import GRAD_TOL, import_framework
 
 D, LATENT, N_CLASSES = 6, 2, 3
 
@@ -438,7 +438,7 @@ def _torch_network(torch, net, prefix, inputs, params):
 @pytest.mark.torch
 @pytest.mark.parametrize("kwargs", [LIKELIHOOD_CASES[0], LIKELIHOOD_CASES[3]], ids=["bernoulli", "gaussian-pixel"])
 def test_loss_and_gradients_match_pytorch_autograd(kwargs):
-    torch = pytest.importorskip("torch", reason="the PyTorch cross-check needs torch")
+    torch = import_framework("torch")
     vae = tiny_vae(**kwargs)
     x, eps, _ = batch(n=5)
     logs = vae.forward_backward(x, eps)
