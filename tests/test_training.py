@@ -234,7 +234,9 @@ def test_a_healthy_network_gets_no_warning(data, recwarn):
 def test_nonfinite_validation_loss_is_divergence_too(data):
     model = linear_output_ae()
     huge = np.full((4, 8), 1e30, dtype=np.float32)  # finite, but its squared error overflows float32
-    with pytest.raises(TrainingDiverged, match="epoch 1: the validation loss is inf"):
+    with pytest.raises(TrainingDiverged, match=r"epoch 1: the validation loss is inf although the training loss was "
+                       r"finite\. Either the validation data \(values in \[1e\+30, 1e\+30\]\) are not scaled like "
+                       r"the training data, or training diverged"):
         model.fit(data, epochs=2, batch_size=8, validation_data=huge, optimizer=SGD(0.01), verbose=0)
 
 
