@@ -21,8 +21,9 @@ import io as _bytes_io
 import json
 import math
 import os
+import secrets
+import shutil
 import struct
-import tempfile
 import zipfile
 import zlib
 
@@ -33,11 +34,14 @@ from .core.registry import deserialize, serialize
 FORMAT_VERSION = 1
 ARCH_KEY = "__architecture__"
 
-#: exceptions the zip and npy readers raise on damaged bytes; all become a ValueError naming the file
-DAMAGED_FILE_ERRORS = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+#: what ``zipfile`` raises on damaged bytes (a flipped flag bit reads as "encrypted", RuntimeError, or as an
+#: unknown compression method, NotImplementedError); caught around the zip calls only, so that a bug in the
+#: code around them surfaces as itself instead of passing for a damaged file
+DAMAGED_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
     zlib.error, struct.error, UnicodeDecodeError, OverflowError,
 )
+
 
 def encode_json(obj):
     """``obj`` as UTF-8 JSON bytes in a uint8 array, so it can sit in an ``.npz`` beside the weights."""
@@ -69,23 +73,49 @@ def atomic_write(path, write):
     """Write a file atomically: ``write(file)`` into a temporary file beside ``path``, fsync, rename.
 
     Readers see either the old file or the complete new one, never a partial write, even if the process is
-    killed mid-write (a stray ``.tmp-*`` file may then remain beside ``path``).
+    killed mid-write (a stray ``.tmp-*`` file may then remain beside ``path``). The file gets the permissions
+    ``open(path, "wb")`` would give it: those of the file it replaces, else 0666 less the user's umask.
     """
     path = _check_path(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"path: {path!r} is a folder, expected a file name (for example {os.path.join(path, 'model.npz')!r})"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = create_file_beside(path, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if os.path.isfile(path):
+            shutil.copymode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def create_file_beside(path, prefix, suffix=""):
+    """A new empty file with a random name in the folder of ``path``, open for writing: ``(fd, its path)``.
+
+    Unlike ``tempfile.mkstemp``, which makes files only their owner can read (mode 0600), the file gets the
+    mode any new file gets (0666 less the umask), so that what is renamed from it is as readable as any file
+    the user writes. An error names ``path``, not the temporary name.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        candidate = os.path.join(directory, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(candidate, flags, 0o666), candidate
+        except FileExistsError:
+            continue  # another writer drew the same name: draw again
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write {path!r} (a file is written beside it first)", directory) from exc
 
 
 def _fsync_directory(directory):
@@ -122,7 +152,10 @@ def _read_member(archive, info, path):
     ``archive.read`` returns only after the whole member was read and its CRC-32 matched (else BadZipFile),
     so the bytes parsed below are the bytes that were written.
     """
-    raw = archive.read(info)
+    try:
+        raw = archive.read(info)
+    except DAMAGED_ZIP_ERRORS as exc:
+        raise _damaged(path, exc) from exc
     stream = _bytes_io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(stream)
@@ -158,15 +191,21 @@ def read_archive(path):
     path = _check_path(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no model file at {path!r}")
-    try:
-        with zipfile.ZipFile(path) as archive:
+    with open(path, "rb") as file:  # a file that cannot be opened (permissions) is not a damaged one
+        try:
+            archive = zipfile.ZipFile(file)
+        except DAMAGED_ZIP_ERRORS as exc:
+            raise _damaged(path, exc) from exc
+        with archive:
             arrays = {}
             for info in archive.infolist():
                 key = _member_key(info, path, arrays)
                 arrays[key] = _read_member(archive, info, path)
             return arrays
-    except DAMAGED_FILE_ERRORS as exc:
-        raise ValueError(f"{path}: truncated or corrupted model file ({type(exc).__name__}: {exc})") from exc
+
+
+def _damaged(path, exc):
+    return ValueError(f"{path}: truncated or corrupted model file ({type(exc).__name__}: {exc})")
 
 
 def split_archive(arrays, path):

@@ -1,12 +1,36 @@
 """Shared test constants and markers (a module of its own: ``conftest`` is a name pytest gives to every
 conftest.py it loads, so importing from it breaks when tests/against_torch/conftest.py was loaded first)."""
 
+import importlib
 import os
 import pathlib
+import re
 
 import pytest
 
 GRAD_TOL = 1e-6
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def npae_command():
+    """The function the installed ``npae`` script calls, resolved from pyproject.toml's ``[project.scripts]``."""
+    pyproject = (REPO / "pyproject.toml").read_text()  # read by pattern: tomllib needs Python 3.11
+    target = re.search(r'^\[project\.scripts\][^\[]*?^npae\s*=\s*"([^"]+)"', pyproject, re.M | re.S).group(1)
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def import_framework(name):
+    """``import name`` for a comparison test (torch, jax): skipped where the framework is not installed, unless
+    the environment variable ``NPAE_REQUIRE`` lists it (``NPAE_REQUIRE=torch,jax``, as ``.ci/run`` sets): then
+    a missing framework is an error, so that a failed install cannot pass as a group of skipped tests."""
+    required = {item.strip() for item in os.environ.get("NPAE_REQUIRE", "").split(",")}
+    if name in required:
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(f"NPAE_REQUIRE lists {name!r}, but it cannot be imported: {exc}") from exc
+    return pytest.importorskip(name, reason=f"compares with {name}, which is not installed")
 
 
 def mnist_dir():

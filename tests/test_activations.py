@@ -95,3 +95,13 @@ def test_get_activation_by_name_and_errors():
         get_activation("swish")
     with pytest.raises(ValueError, match="alpha"):
         LeakyReLU(alpha=2)
+
+
+@pytest.mark.parametrize("activation", [Identity(), ReLU(), LeakyReLU(0.2), Sigmoid(), Tanh(), Softplus(), ELU(1.5)],
+                         ids=lambda a: type(a).__name__)
+def test_every_output_lies_in_the_declared_image(activation):
+    """A model refuses targets outside its output layer's image: the image must hold every value f takes."""
+    x = np.concatenate([np.linspace(-60, 60, 2001), [-1e4, 1e4]]).reshape(1, -1)
+    low, high = activation.output_range()
+    y = activation.f(x)
+    assert np.all((low <= y) & (y <= high))

@@ -113,3 +113,53 @@ def test_data_errors():
         ae.reconstruct(np.full((2, 12), np.nan, np.float32))
     with pytest.raises(ValueError, match="batch_size: expected an int >= 1, got 0"):
         ae.fit(np.zeros((4, 12), np.float32), batch_size=0, verbose=0)
+
+
+# --- targets the output cannot reach ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make, data, message", [
+    (lambda: dense_autoencoder(12, (8,), 3, seed=0), lambda X: X * 255,
+     r"X: the decoder ends in Sigmoid, so its output lies in \[0, 1\], but X ranges over \[\S+, \S+\]: the model "
+     r"cannot reconstruct it\. Scale pixels with X / 255, or end the decoder with no activation"),
+    (lambda: dense_autoencoder(12, (8,), 3, output_activation="tanh", seed=0), lambda X: X * 255,
+     r"X: the decoder ends in Tanh, so its output lies in \[-1, 1\].*Scale pixels with X / 127\.5 - 1"),
+    (lambda: dense_autoencoder(12, (8,), 3, output_activation="relu", seed=0), lambda X: X - 0.5,
+     r"X: the decoder ends in ReLU, so its output lies in \[0, inf\].*Scale or shift the data into \[0, inf\]"),
+    (lambda: dense_autoencoder(12, (8,), 3, output_activation="tanh", seed=0), lambda X: X * 2 - 1.5,
+     r"the decoder ends in Tanh, so its output lies in \[-1, 1\], but X ranges over \[-1\.\d+, \S+\]"),
+], ids=["sigmoid 0-255", "tanh 0-255", "relu negative", "tanh below -1"])
+def test_targets_the_output_cannot_reach_are_refused(make, data, message):
+    with pytest.raises(ValueError, match=message):
+        make().fit(data(tiny_data()), epochs=1, verbose=0)
+
+
+def test_the_reachable_range_follows_the_decoders_last_bounding_layer():
+    from npae import Flatten, MaxPool2D, ReLU, Reshape, UpSampling2D
+
+    sigmoid_then_reshape = Sequential([Dense(3, 16), Sigmoid(), Reshape((1, 4, 4)), UpSampling2D(2), MaxPool2D(2), Flatten()])
+    assert sigmoid_then_reshape.output_range() == (0.0, 1.0)
+    assert Sequential([Dense(3, 4), Sigmoid(), Dense(4, 4)]).output_range() == (-np.inf, np.inf)
+    assert Sequential([Dense(3, 4), Tanh(), ReLU()]).output_range() == (0.0, np.inf)  # a bound, not the tightest
+    model = Autoencoder(Sequential([Dense(16, 3)]), sigmoid_then_reshape, input_shape=(16,))
+    with pytest.raises(ValueError, match=r"X: the decoder ends in Sigmoid, so its output lies in \[0, 1\]"):
+        model.prepare(tiny_data(d=16) * 255)
+    with pytest.raises(ValueError, match=r"validation_data: the decoder ends in Sigmoid"):
+        dense_autoencoder(12, (8,), 3, seed=0).fit(tiny_data(), validation_data=tiny_data() * 255, epochs=1, verbose=0)
+
+
+def test_data_the_output_can_reach_are_accepted_and_a_linear_output_reaches_anything():
+    X = tiny_data()
+    dense_autoencoder(12, (8,), 3, seed=0).fit(X, epochs=1, verbose=0)  # [0, 1] into a sigmoid: fine
+    dense_autoencoder(12, (8,), 3, output_activation=None, seed=0).fit(X * 255 - 100, epochs=1, verbose=0)
+    dense_autoencoder(12, (8,), 3, output_activation="tanh", seed=0).fit(X * 2 - 1, epochs=1, verbose=0)
+
+
+def test_a_gaussian_vae_checks_its_decoders_range_too():
+    from npae.models import VAE
+    from npae.models.zoo import mlp
+
+    vae = VAE(mlp((12, 8, 4)), mlp((2, 8, 12), final_activation="sigmoid"), latent_dim=2, likelihood="gaussian")
+    with pytest.raises(ValueError, match=r"X: the decoder ends in Sigmoid, so its output lies in \[0, 1\]"):
+        vae.fit(tiny_data() * 255, epochs=1, verbose=0)
+    VAE(mlp((12, 8, 4)), mlp((2, 8, 12)), latent_dim=2, likelihood="gaussian").prepare(tiny_data() * 255)

@@ -9,6 +9,7 @@ and early-stopping bookkeeping, so every piece of state a checkpoint must carry 
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -142,7 +143,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypat
     with pytest.raises(TrainingInterrupted, match=r"after epoch 2\) is intact"):
         train(build(), tmp_path)
     monkeypatch.setattr(np, "savez", real_savez)
-    assert os.listdir(tmp_path) == [Checkpoint.FILENAME]
+    assert sorted(os.listdir(tmp_path)) == [Checkpoint.FILENAME, Checkpoint.PREVIOUS]
     resumed = build()
     assert_same_run(resumed, train(resumed, tmp_path, resume=True), reference)
 
@@ -238,13 +239,78 @@ def test_resume_refuses_a_different_model(tmp_path):
         train(build().astype(np.float64), tmp_path, resume=True, X=data()[0].astype(np.float64))
 
 
+def flip_a_bit(path):
+    """Damage ``path``: one bit flipped in the weights of its first layer (the CRC-32 check finds it)."""
+    raw = bytearray(pathlib.Path(path).read_bytes())
+    start = raw.index(b"encoder.1.W.npy")
+    raw[start + 200] ^= 0x04
+    pathlib.Path(path).write_bytes(bytes(raw))
+
+
 def test_corrupted_checkpoint_is_refused(tmp_path):
     train(build(), tmp_path, epochs=1)
-    raw = bytearray(pathlib.Path(checkpoint_path(tmp_path)).read_bytes())
-    raw[len(raw) // 2] ^= 0x04
-    pathlib.Path(checkpoint_path(tmp_path)).write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"checkpoint\.npz: truncated or corrupted model file"):
+    flip_a_bit(checkpoint_path(tmp_path))
+    with pytest.raises(ValueError, match=r"resume: no checkpoint in .* can be read \(.*checkpoint\.npz: .*truncated or "
+                                         r"corrupted model file.*\); pass resume=False to start over"):
         train(build(), tmp_path, resume=True)
+
+
+def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, reference, capsys):
+    train(build(), tmp_path, epochs=3)
+    assert Checkpoint(tmp_path).epochs_done() == 3
+    flip_a_bit(checkpoint_path(tmp_path))
+    resumed = build()
+    with pytest.warns(RuntimeWarning, match=r"resume: the newest checkpoint cannot be read \(.*checkpoint\.npz: .*"
+                      r"corrupted.*\); resuming from the previous one, .*previous-checkpoint\.npz, after epoch 2"):
+        history = train(resumed, tmp_path, resume=True, verbose=1)
+    assert re.search(r"resuming from .*previous-checkpoint\.npz after epoch 2", capsys.readouterr().err)
+    assert_same_run(resumed, history, reference)
+
+
+def test_both_checkpoints_corrupted_names_both_and_the_way_out(tmp_path):
+    train(build(), tmp_path, epochs=2)
+    flip_a_bit(checkpoint_path(tmp_path))
+    flip_a_bit(tmp_path / Checkpoint.PREVIOUS)
+    with pytest.raises(ValueError, match=r"can be read \(.*checkpoint\.npz: .*; .*previous-checkpoint\.npz: .*\); "
+                                         r"pass resume=False to start over"):
+        train(build(), tmp_path, resume=True)
+    model = build()
+    before = model.get_weights()
+    history = train(model, tmp_path, resume=False, epochs=1)  # the way out works
+    assert history.epochs == 1 and any(not np.array_equal(before[k], v) for k, v in model.get_weights().items())
+
+
+def test_the_previous_checkpoint_is_the_epoch_before(tmp_path):
+    epochs = []
+    train(build(), tmp_path, epochs=3, callbacks=[lambda m, epoch, logs: epochs.append(m.get_weights())])
+    previous = npae.load(tmp_path / Checkpoint.PREVIOUS).get_weights()
+    assert all(np.array_equal(previous[k], v) for k, v in epochs[1].items())
+
+
+def test_resuming_with_fewer_epochs_than_done_is_refused_before_anything_changes(tmp_path):
+    train(build(), tmp_path, epochs=4)
+    model = build()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"epochs: the checkpoint .*checkpoint\.npz has already done 4 epochs, more "
+                                         r"than epochs=2: .*pass epochs >= 4 to continue it, or pass resume=False"):
+        train(model, tmp_path, resume=True, epochs=2)
+    assert all(np.array_equal(before[k], v) for k, v in model.get_weights().items())
+
+
+def test_checkpoint_files_get_the_users_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        train(build(), tmp_path, epochs=2)
+    finally:
+        os.umask(previous)
+    for name in (Checkpoint.FILENAME, Checkpoint.PREVIOUS):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_the_runs_first_loss_is_kept_for_the_divergence_guard(tmp_path):
+    history = train(build(), tmp_path, epochs=1, batch_size=32)
+    state = json.loads(read_archive(checkpoint_path(tmp_path))[STATE_KEY].tobytes())
+    assert state["first_loss"] == pytest.approx(history["loss"][0])
 
 
 STATE_EDITS = {
@@ -255,6 +321,10 @@ STATE_EDITS = {
     "epoch not a number": lambda state: state.update(epoch="a"),
     "noise generators missing": lambda state: state.update(layer_rngs={}),
     "unknown format": lambda state: state.update(format=9),
+    "first loss not a number": lambda state: state.update(first_loss="big"),
+    "early stopping counters missing": lambda state: state["early_stopping"].pop("waited"),
+    "history records missing": lambda state: state["history"].pop("stopped_early"),
+    "epoch a bool": lambda state: state.update(epoch=True),
 }
 
 
@@ -267,7 +337,7 @@ def test_hand_edited_fit_state_is_refused(tmp_path, edit):
     arrays[STATE_KEY] = encode_json(state)
     with open(checkpoint_path(tmp_path), "wb") as f:
         np.savez(f, **arrays)
-    with pytest.raises(ValueError, match=r"checkpoint\.npz"):
+    with pytest.raises(ValueError, match=r"checkpoint\.npz.*pass resume=False to start over"):
         train(build(), tmp_path, resume=True)
 
 

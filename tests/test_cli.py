@@ -1,4 +1,6 @@
-"""The ``npae`` command line: train writes a loadable model, its history and a figure; bad options fail clearly."""
+"""The ``npae`` command, called through the entry point pyproject.toml declares: each subcommand runs and writes
+what it says; every option explains itself with its default; bad options fail clearly; progress output suits a
+log file."""
 
 import json
 
@@ -6,26 +8,86 @@ import numpy as np
 import pytest
 
 import npae
-from npae.apps.cli import main
+from npae.apps import cli
+from npae.gradcheck import suite
+
+from support import npae_command
+
+
+def test_the_npae_script_runs_the_cli():
+    assert npae_command() is cli.main
 
 
 def test_train_dense_writes_model_history_and_figure(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--model", "dense", "--epochs", "1", "--code-dim", "8", "--n-train", "400",
-                 "--n-test", "100", "--out", str(out)])
+    code = npae_command()(["train", "--model", "dense", "--epochs", "1", "--code-dim", "8", "--n-train", "400",
+                           "--n-test", "100", "--out", str(out)])
     assert code == 0
     summary = json.loads((out / "history.json").read_text())
     assert summary["epochs"] == 1 and np.isfinite(summary["test_mse_per_pixel"])
+    assert "train" in summary["train_data"] and "test" in summary["test_data"]
     assert (out / "reconstructions.png").stat().st_size > 0
     model = npae.load(out / "model.npz")
     assert model.encode(np.zeros((2, 784), np.float32)).shape == (2, 8)
-    assert "test MSE per pixel" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "training data: 400 images of " in printed and "test data: 100 images of " in printed
+    assert "test MSE per pixel" in printed and " after 1 epoch in " in printed and " min;" not in printed
+
+
+def test_train_conv_through_the_entry_point(tmp_path):
+    out = tmp_path / "conv"
+    code = npae_command()(["train", "--model", "conv", "--epochs", "1", "--code-dim", "4", "--n-train", "200",
+                           "--n-test", "50", "--batch-size", "50", "--out", str(out)])
+    assert code == 0
+    model = npae.load(out / "model.npz")
+    assert model.encode(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 4)
+    assert json.loads((out / "history.json").read_text())["model"] == "conv"
+
+
+def test_gradcheck_only_through_the_entry_point(capsys):
+    code = npae_command()(["gradcheck", "--only", "Sigmoid", "MSE"])
+    captured = capsys.readouterr()
+    assert code == 0
+    rows = [line.split()[0] for line in captured.out.splitlines()[2:-1]]
+    assert set(rows) == {"Sigmoid()", "MSE(reduction='mean')", "MSE(reduction='sum')"}
+    assert "npae gradcheck [" in captured.err and "3/3 components checked" in captured.err
 
 
 def test_bad_options_exit_with_a_message(capsys):
     with pytest.raises(SystemExit):
-        main(["train", "--epochs", "0"])
+        npae_command()(["train", "--epochs", "0"])
     assert "--epochs: expected an int >= 1, got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["train", "--model", "rnn"])
+        npae_command()(["train", "--model", "rnn"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _parsers():
+    """``{name: parser}`` of every subcommand, the gradcheck parser included (it is built by its own module)."""
+    subcommands = next(a for a in cli.make_parser()._actions if a.dest == "command").choices
+    parsers = {name: p for name, p in subcommands.items() if name != "gradcheck"}
+    captured = {}
+    real = suite.argparse.ArgumentParser.parse_args
+
+    def capture(self, args=None, namespace=None):
+        captured["gradcheck"] = self
+        raise SystemExit(0)
+
+    suite.argparse.ArgumentParser.parse_args = capture
+    try:
+        with pytest.raises(SystemExit):
+            suite.main([])
+    finally:
+        suite.argparse.ArgumentParser.parse_args = real
+    return {**parsers, **captured}
+
+
+@pytest.mark.parametrize("name", ["demo", "train", "gradcheck"])
+def test_every_option_has_a_description_and_its_default(name):
+    parser = _parsers()[name]
+    assert parser.description and len(parser.description) > 40
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help and len(action.help) > 15, action.dest
+        assert "default" in action.help, f"{name} {action.option_strings}: no default in {action.help!r}"

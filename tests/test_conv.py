@@ -13,7 +13,7 @@ from npae.gradcheck import check_layer
 from npae.models import zoo
 from npae.training import parameter_slots
 
-from support import GRAD_TOL, one_numba_thread  # noqa: F401 (autouse fixture)
+from support import GRAD_TOL, import_framework, one_numba_thread  # noqa: F401 (autouse fixture)
 
 
 def assert_gradients_ok(errors):
@@ -78,7 +78,7 @@ def test_transpose_is_the_adjoint_of_conv2d():
 @pytest.mark.torch
 @pytest.mark.parametrize("transposed", [False, True])
 def test_matches_pytorch_with_copied_weights(transposed):
-    torch = pytest.importorskip("torch", reason="PyTorch comparison needs torch installed")
+    torch = import_framework("torch")
     rng = np.random.default_rng(0)
     if transposed:
         layer = Conv2DTranspose(3, 2, (3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), rng=0, dtype=np.float64)

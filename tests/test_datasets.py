@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import os
 import re
 import urllib.error
 
@@ -16,6 +17,7 @@ from npae.datasets import (
 
 REAL_MNIST_ROOT = mnist_dir()  # read before the fixture below clears NPAE_DATA_DIR
 REAL_FETCH = datasets._fetch
+PUBLISHED_MD5 = dict(datasets.MNIST_MD5)
 TRAIN_IMAGES, TRAIN_LABELS = datasets.IDX_FILES["train"]
 
 
@@ -29,6 +31,16 @@ def offline(monkeypatch, tmp_path):
         raise urllib.error.URLError("network disabled in tests")
 
     monkeypatch.setattr(datasets, "_fetch", no_network)
+    for stem in PUBLISHED_MD5:  # the small fake files of these tests have no published checksum
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, None)
+    monkeypatch.setattr(datasets, "_UNREACHABLE", {})
+
+
+def publish_checksums(monkeypatch, *paths):
+    """Make the MD5 of each fake file's content the published one, as if it were the real MNIST file."""
+    for path in paths:
+        stem = path.name.removesuffix(".gz")
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, hashlib.md5(datasets._read_bytes(path)).hexdigest())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,12 +163,55 @@ def test_truncated_gzip_says_to_delete_and_redownload(tmp_path):
         load_mnist("train", data_dir=tmp_path)
 
 
-def test_verify_checks_the_md5_of_local_files_only_when_asked(tmp_path):
-    _, _, images_path, _ = write_split(tmp_path)
-    load_mnist("train", data_dir=tmp_path)  # the fake files load fine without verification
-    expected = datasets.MNIST_MD5[TRAIN_IMAGES]
-    with pytest.raises(ValueError, match=re.escape(str(images_path)) + f": MD5 .* expected {expected}"):
+def test_verify_true_checks_the_md5_of_local_files_at_every_load(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    load_mnist("train", data_dir=tmp_path, verify=True)
+    monkeypatch.setitem(datasets.MNIST_MD5, TRAIN_IMAGES, PUBLISHED_MD5[TRAIN_IMAGES])
+    with pytest.raises(ValueError, match=re.escape(str(images_path)) + f": MD5 .* expected {PUBLISHED_MD5[TRAIN_IMAGES]}"):
         load_mnist("train", data_dir=tmp_path, verify=True)
+    load_mnist("train", data_dir=tmp_path, verify=False)  # never checked
+
+
+def damage_payload(path):
+    """Flip one pixel of a gzipped IDX file: the structure stays valid, only the checksum can tell."""
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[-1] ^= 0xFF
+    path.write_bytes(gzip.compress(bytes(raw)))
+
+
+def test_a_damaged_copy_is_caught_by_default_and_each_file_is_hashed_once(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    hashed = []
+    real_md5 = hashlib.md5
+    monkeypatch.setattr(datasets.hashlib, "md5", lambda data: hashed.append(len(data)) or real_md5(data))
+    load_mnist("train", data_dir=tmp_path)
+    assert len(hashed) == 2
+    load_mnist("train", data_dir=tmp_path)
+    load_mnist("train", data_dir=tmp_path, flatten=True)
+    assert len(hashed) == 2, "a verified file that did not change is not hashed again"
+    damage_payload(images_path)  # a new size or modification time: verified again, and refused
+    with pytest.raises(ValueError, match=re.escape(str(images_path)) + ": MD5 of the uncompressed content is"):
+        load_mnist("train", data_dir=tmp_path)
+    with pytest.raises(ValueError, match=": MD5 of the uncompressed content is"):
+        load_mnist("train", data_dir=tmp_path)  # and refused again: a failed check is not remembered
+    assert len(hashed) == 4
+
+
+def test_a_damaged_stamp_file_only_costs_a_new_check(tmp_path, monkeypatch):
+    _, _, images_path, labels_path = write_split(tmp_path)
+    publish_checksums(monkeypatch, images_path, labels_path)
+    load_mnist("train", data_dir=tmp_path)
+    (datasets.cache_dir() / datasets.STAMPS_FILE).write_text("{not json")
+    load_mnist("train", data_dir=tmp_path)
+    assert datasets.is_verified(images_path, datasets.MNIST_MD5[TRAIN_IMAGES])
+
+
+def test_verify_must_be_true_false_or_once(tmp_path):
+    write_split(tmp_path)
+    with pytest.raises(ValueError, match=r"verify: expected True, False or 'once', got 'always'"):
+        load_mnist("train", data_dir=tmp_path, verify="always")
 
 
 @pytest.mark.parametrize("split", ["validation", "TRAIN", None])
@@ -479,8 +534,55 @@ def test_binarize_refuses_bad_images(images, error, message):
 
 @requires_mnist
 @pytest.mark.parametrize("split, n", [("train", 60000), ("test", 10000)])
-def test_real_mnist_files_have_the_published_checksums(split, n):
+def test_real_mnist_files_have_the_published_checksums(split, n, monkeypatch):
+    for stem, md5 in PUBLISHED_MD5.items():
+        monkeypatch.setitem(datasets.MNIST_MD5, stem, md5)
     images, labels = load_mnist(split, data_dir=REAL_MNIST_ROOT, verify=True, download=False)
     assert images.shape == (n, 1, 28, 28) and images.dtype == np.float32
     assert 0.12 < images.mean() < 0.14
     assert labels.shape == (n,) and set(np.unique(labels)) == set(range(10))
+
+
+def test_downloaded_files_get_the_users_umask(served, monkeypatch):
+    monkeypatch.setattr(datasets, "_fetch", FakeMirrors(served[2]))
+    previous = os.umask(0o022)
+    try:
+        load_mnist("train")
+    finally:
+        os.umask(previous)
+    for name in leftovers():
+        assert (cache_folder() / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_each_download_line_is_followed_by_its_outcome(served, monkeypatch, capsys):
+    _, _, content = served
+    first = datasets.MNIST_MIRRORS[0]
+    monkeypatch.setattr(datasets, "_fetch", FakeMirrors(content, {first: "corrupt"}))
+    load_mnist("train")
+    lines = capsys.readouterr().err.splitlines()
+    downloads = [i for i, line in enumerate(lines) if line.startswith("npae: downloading ")]
+    assert len(downloads) == 4  # each file: the first mirror (corrupt), then the second
+    outcomes = [lines[i + 1] for i in downloads]
+    assert [o.startswith("npae:   failed: checksum mismatch") for o in outcomes] == [True, False, True, False]
+    assert all(re.match(r"npae:   done: \d+\.\d MB, MD5 verified", o) for o in outcomes[1::2])
+
+
+def test_the_synthetic_fallback_explains_itself_once_and_does_not_retry_the_network(monkeypatch, capsys):
+    calls = []
+
+    def offline(url, dest):
+        calls.append(url)
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(datasets, "_fetch", offline)
+    _, _, train_source = load_dataset("mnist", "train", allow_synthetic_fallback=True, n_synthetic=10)
+    tried = len(calls)
+    _, _, test_source = load_dataset("mnist", "test", allow_synthetic_fallback=True, n_synthetic=10)
+    assert tried == len(datasets.MNIST_MIRRORS) and len(calls) == tried, "the second split does not retry"
+    err = capsys.readouterr().err
+    assert err.count("synthetic digits stand in for MNIST") == 1
+    for mirror in datasets.MNIST_MIRRORS:
+        assert f"{mirror}{TRAIN_IMAGES}.gz: <urlopen error no route to host>" in err
+    assert "NPAE_DATA_DIR" in err and "--data-dir" in err
+    assert "synthetic digits (train" in train_source and "synthetic digits (test" in test_source
+    assert "no mirror served a verified copy" in test_source

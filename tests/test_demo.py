@@ -10,7 +10,7 @@ import pytest
 from npae.datasets import mnist as datasets
 from npae.apps import demo
 
-from support import mnist_dir, requires_mnist
+from support import mnist_dir, npae_command, requires_mnist
 
 FIGURES = ("reconstructions", "best_worst", "training_curves_ae", "training_curves_vae", "code_histograms_ae",
            "code_histograms_vae", "code_map", "vae_samples", "interpolation")
@@ -53,8 +53,11 @@ def test_demo_offline_falls_back_to_synthetic_digits_and_says_so(tmp_path, monke
         raise OSError("no network in this test")
 
     monkeypatch.setattr(datasets, "_fetch", offline)
+    monkeypatch.setattr(datasets, "_UNREACHABLE", {})
     out = tmp_path / "demo"
-    results = demo.run(out_dir=out, data_dir=str(empty), quick=True, seed=1)
+    code = npae_command()(["demo", "--quick", "--out", str(out), "--data-dir", str(empty), "--seed", "1"])
+    assert code == 0  # `npae demo --quick`, through the entry point the installed script calls
+    results = json.loads((out / "results.json").read_text())
     report = check_outputs(out, results)
     assert results["synthetic_data"]
     assert "**Offline synthetic digits, not MNIST.**" in report

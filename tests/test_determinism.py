@@ -122,7 +122,7 @@ def test_conv_model_agrees_across_processes(tmp_path, conv_here):
 
 
 @pytest.mark.skipif(not COLD_CONV, reason="compiling every conv kernel from an empty cache takes 30-100 s on 2 "
-                    "loaded cores; set NPAE_COLD_NUMBA_TESTS=1 to run it")
+                    "loaded cores; set NPAE_COLD_NUMBA_TESTS=1 to run it (.ci/run does)")
 def test_conv_model_agrees_across_cold_and_warm_processes(tmp_path, conv_here):
     cold, warm = cold_then_warm("conv", tmp_path)
     assert_bit_identical(cold, warm)

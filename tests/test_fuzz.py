@@ -2,9 +2,13 @@
 input shapes and dtypes, and random arrays fed to a model's public
 methods. Every call either succeeds with finite output of the right dtype and shape, or raises the documented
 ValueError/TypeError. Nothing else: no IndexError from deep inside, no NaN, no silent float64 upcast.
+
+Each test counts its outcomes and requires a minimum share of calls that went all the way through: a layer that
+refused every input with a ValueError would otherwise pass.
 """
 
 import math
+from collections import Counter
 
 import numba
 import numpy as np
@@ -19,6 +23,10 @@ from npae.core.layers.activations import ACTIVATIONS
 from npae.models.zoo import dense_autoencoder
 
 DOCUMENTED = (ValueError, TypeError)
+#: the least share of random examples that must go all the way through, and the least number of stacks through
+#: each layer class and through activations (measured with the test profile: 37% of the 400 stacks, at least 12
+#: through each class and 78 through activations, 35% of the 120 model calls; the counts are printed with -s)
+MIN_THROUGH, MIN_THROUGH_EACH, MIN_THROUGH_ACTIVATIONS, MIN_ACCEPTED = 0.3, 3, 10, 0.25
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -115,6 +123,21 @@ def inputs(draw, sample_shape, dtype):
     return x.tolist() if draw(st.integers(0, 19)) == 0 else x
 
 
+def expected_output_shape(layers, sample_shape):
+    """The per-sample output shape of a stack, from each layer's documented rule (None if the rules say it fails)."""
+    shape = tuple(sample_shape)
+    for layer in layers:
+        if isinstance(layer, Dense):
+            shape = (layer.out_features,)
+        elif isinstance(layer, Flatten):
+            shape = (math.prod(shape),)
+        elif isinstance(layer, Reshape):
+            shape = layer.shape
+        elif type(layer).__name__ in IMAGE_CLASSES:
+            shape = layer.output_shape(shape)
+    return shape
+
+
 def assert_finite_array(a, dtype, shape, what):
     assert isinstance(a, np.ndarray), f"{what} is a {type(a).__name__}"
     assert a.dtype == dtype, f"{what} has dtype {a.dtype}, expected {np.dtype(dtype)}"
@@ -122,9 +145,8 @@ def assert_finite_array(a, dtype, shape, what):
     assert np.all(np.isfinite(a)), f"{what} is not finite"
 
 
-@settings(max_examples=300)
-@given(st.data())
-def test_random_stacks_succeed_or_raise_documented_errors(data):
+def check_stack(data):
+    """One random stack on one random input: None if refused, else the names of the layer classes it went through."""
     layers, sample_shape, dtype = data.draw(layer_stacks(images=data.draw(st.booleans())))
     x = data.draw(inputs(sample_shape, dtype))
     net = Sequential(layers)
@@ -132,17 +154,34 @@ def test_random_stacks_succeed_or_raise_documented_errors(data):
         y = net.forward(x, training=data.draw(st.booleans()))
     except DOCUMENTED as exc:
         event(f"forward raised {type(exc).__name__}")
-        return
-    event(f"forward succeeded through {len(layers)} layers")
-    if any(type(layer).__name__ in IMAGE_CLASSES for layer in layers):
-        event("forward succeeded through an image layer")
-    assert_finite_array(y, x.dtype, y.shape, "forward output")
-    assert y.shape[0] == x.shape[0]
+        return None
+    assert_finite_array(y, x.dtype, (x.shape[0],) + expected_output_shape(layers, x.shape[1:]), "forward output")
     dy = np.random.default_rng(0).standard_normal(y.shape).astype(y.dtype)
     dx = net.backward(dy)  # after a successful forward, backward has no excuse to fail
     assert_finite_array(dx, x.dtype, x.shape, "input gradient")
     for (name, param), (_, grad) in zip(net.named_parameters(), net.named_gradients()):
         assert_finite_array(grad, param.dtype, param.shape, f"gradient of {name}")
+    return {type(layer).__name__ for layer in layers}
+
+
+def test_random_stacks_succeed_or_raise_documented_errors():
+    through, examples = Counter(), Counter()
+
+    @settings(max_examples=400)
+    @given(st.data())
+    def run(data):
+        classes = check_stack(data)
+        event("refused" if classes is None else "went through")
+        examples["refused" if classes is None else "went through"] += 1
+        through.update(classes or ())
+
+    run()
+    print(f"random stacks: {dict(examples)}; stacks through each layer class: {dict(through)}")
+    assert examples["went through"] >= MIN_THROUGH * sum(examples.values()), examples
+    for name in ["Dense", "Flatten", "Reshape", *IMAGE_CLASSES]:
+        assert through[name] >= MIN_THROUGH_EACH, f"only {through[name]} random stacks went through a {name}"
+    activations = sum(through[cls.__name__] for cls in set(ACTIVATIONS.values()))
+    assert activations >= MIN_THROUGH_ACTIVATIONS, f"only {activations} random stacks went through an activation"
 
 
 @st.composite
@@ -158,12 +197,8 @@ def model_inputs(draw):
     return x.astype(dtype) if dtype is not object else x.astype(object)
 
 
-@settings(max_examples=120)
-@given(
-    x=model_inputs(), loss=st.sampled_from(["mse", "bce"]),
-    method=st.sampled_from(["fit", "encode", "reconstruct", "evaluate"]),
-)
-def test_model_methods_succeed_or_raise_documented_errors(x, loss, method):
+def check_model_method(x, loss, method):
+    """One model method on one random array: ``"refused"`` or ``"accepted"``."""
     model = dense_autoencoder(8, (6,), 3, loss=loss, seed=0)
     call = {
         "fit": lambda: model.fit(x, epochs=1, batch_size=2, optimizer=SGD(0.1), verbose=0)["loss"],
@@ -175,9 +210,29 @@ def test_model_methods_succeed_or_raise_documented_errors(x, loss, method):
         result = np.asarray(call())
     except DOCUMENTED as exc:
         event(f"{method} raised {type(exc).__name__}")
-        return
-    event(f"{method} succeeded")
+        return "refused"
     assert np.all(np.isfinite(result))
     assert all(w.dtype == np.float32 and np.all(np.isfinite(w)) for w in model.get_weights().values())
+    expected = {"encode": (x.shape[0], 3), "reconstruct": (x.shape[0], 8), "fit": (1,), "evaluate": ()}[method]
+    assert result.shape == expected, f"{method} gave shape {result.shape}, expected {expected}"
     if method in ("encode", "reconstruct"):
-        assert result.dtype == np.float32 and result.shape[0] == x.shape[0]
+        assert result.dtype == np.float32
+    return "accepted"
+
+
+def test_model_methods_succeed_or_raise_documented_errors():
+    outcomes = Counter()
+
+    @settings(max_examples=120)
+    @given(
+        x=model_inputs(), loss=st.sampled_from(["mse", "bce"]),
+        method=st.sampled_from(["fit", "encode", "reconstruct", "evaluate"]),
+    )
+    def run(x, loss, method):
+        outcome = check_model_method(x, loss, method)
+        event(f"{method} {outcome}")
+        outcomes[outcome] += 1
+
+    run()
+    print(f"model methods: {dict(outcomes)}")
+    assert outcomes["accepted"] >= MIN_ACCEPTED * sum(outcomes.values()), outcomes

@@ -289,3 +289,150 @@ def test_extra_arrays_cannot_shadow_weights(tmp_path):
         save(small_model(), tmp_path / "m.npz", extra_arrays={"encoder.0.W": np.zeros((4, 2))})
     save(small_model(), tmp_path / "m.npz", extra_arrays={"__note__": encode_json({"a": 1})})
     assert_same_model(npae.load(tmp_path / "m.npz"), small_model())
+
+
+# ----------------------------------------------------------------------------------------------
+# What a file may build: npae's concrete classes and explicitly registered ones
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Activation", "Corruption", "_Convolutional", "_Pool2D", "Layer", "Loss"])
+def test_abstract_and_private_layers_cannot_be_named_in_a_file(saved, name):
+    rewrite_architecture(saved, lambda a: _set_layer(a, type=name, config={}))
+    with pytest.raises(ValueError, match=rf"unknown type '{name}'.*call npae\.register\({name}\) before loading"):
+        npae.load(saved)
+
+
+@pytest.mark.parametrize("name", ["ParameterPenalty", "ActivityPenalty", "Penalty"])
+def test_abstract_penalties_cannot_be_named_in_a_file(saved, name):
+    rewrite_architecture(saved, lambda a: a["model"]["config"].update(penalties=[{"type": name, "config": {}}]))
+    with pytest.raises(ValueError, match=rf"unknown type '{name}'; npae builds only its own concrete classes"):
+        npae.load(saved)
+
+
+def test_every_registered_class_is_public_and_concrete_and_every_public_one_is_registered():
+    from npae.core.registry import registered
+
+    built_in = {name: cls for name, cls in registered().items() if cls.__module__.startswith("npae.")}
+    assert all(not name.startswith("_") for name in built_in)
+    abstract = {"Layer", "Activation", "Corruption", "Penalty", "ParameterPenalty", "ActivityPenalty", "Loss"}
+    assert not abstract & set(built_in)
+    for name in npae.__all__:
+        obj = getattr(npae, name)
+        if isinstance(obj, type) and hasattr(obj, "get_config") and name not in abstract:
+            assert built_in.get(name) is obj, name
+
+
+def test_a_users_class_with_an_npae_name_does_not_replace_npaes(saved):
+    main_namespace = {"__name__": "__main__", "npae": npae}
+    exec("class Dense(npae.Layer):\n    def get_config(self):\n        return {}\n", main_namespace)
+    users_dense = main_namespace["Dense"]
+    assert users_dense.__module__ == "__main__"
+    loaded = npae.load(saved)
+    assert type(loaded.encoder[0]) is npae.Dense
+    with pytest.raises(ValueError, match=r"the name 'Dense' already belongs to npae\.core\.layers\.dense\.Dense; "
+                                         r"register Dense under another name with register\(cls, name='\.\.\.'\)"):
+        npae.register(users_dense)
+    assert type(npae.load(saved).encoder[0]) is npae.Dense
+
+
+class Swish(npae.Layer):
+    """A user's layer: ``y = x * sigmoid(beta x)`` (forward only is enough to save and load it)."""
+
+    def __init__(self, beta=1.0, name=None):
+        super().__init__(name=name)
+        self.beta = beta
+
+    def forward(self, x, training=False):
+        return x / (1 + np.exp(-self.beta * x))
+
+    def get_config(self):
+        return {"beta": self.beta}
+
+
+def test_a_registered_user_layer_saves_and_loads(tmp_path):
+    model = Autoencoder(Sequential([Dense(4, 2, rng=0), Swish(beta=2.0)]), Sequential([Dense(2, 4, rng=1)]))
+    with pytest.raises(TypeError, match=r"Swish is not registered.*call npae\.register\(Swish\) once before saving"):
+        model.save(tmp_path / "m.npz")
+    npae.register(Swish, name="tests.Swish")
+    model.save(tmp_path / "m.npz")
+    loaded = npae.load(tmp_path / "m.npz")
+    assert type(loaded.encoder[1]) is Swish and loaded.encoder[1].beta == 2.0
+    assert_same_model(loaded, model)
+    npae.register(Swish, name="tests.Swish")  # registering the same class again under its name is harmless
+
+
+def test_register_refuses_what_it_cannot_rebuild():
+    with pytest.raises(TypeError, match=r"cls: expected a class with a get_config\(\) method, got 3"):
+        npae.register(3)
+    with pytest.raises(TypeError, match=r"name: expected a non-empty string, got ''"):
+        npae.register(Swish, name="")
+
+
+# ----------------------------------------------------------------------------------------------
+# Only a damaged file counts as one: a bug in the loader surfaces as itself
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bug", [RuntimeError, NotImplementedError, KeyError, AttributeError, OSError])
+def test_a_bug_while_reading_members_is_not_reported_as_corruption(saved, monkeypatch, bug):
+    def broken(info, path, seen):
+        raise bug("a bug in the loader")
+
+    monkeypatch.setattr(npae.io, "_member_key", broken)
+    with pytest.raises(bug, match="a bug in the loader"):
+        npae.load(saved)
+
+
+@pytest.mark.parametrize("bug", [KeyError, AttributeError, RuntimeError, IndexError])
+def test_a_bug_in_a_constructor_is_not_reported_as_a_bad_config(saved, monkeypatch, bug):
+    def broken_init(self, *args, **kwargs):
+        raise bug("a bug in Tanh")
+
+    monkeypatch.setattr(npae.Tanh, "__init__", broken_init)
+    with pytest.raises(bug, match="a bug in Tanh"):
+        npae.load(saved)
+
+
+def test_a_config_missing_a_required_argument_is_a_bad_file(saved):
+    rewrite_architecture(saved, lambda a: a["model"]["config"].pop("decoder"))
+    with pytest.raises(ValueError, match=r"cannot build Autoencoder .*missing options \['decoder'\]"):
+        npae.load(saved)
+
+
+def test_saving_onto_a_folder_says_so(tmp_path):
+    folder = tmp_path / "model.npz"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"path: '.*model\.npz' is a folder, expected a file name "
+                                                 r"\(for example '.*model\.npz/model\.npz'\)"):
+        small_model().save(folder)
+    assert os.listdir(folder) == [] and sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+def test_a_folder_that_cannot_be_written_is_named_not_the_temporary_file(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", args[0])
+
+    monkeypatch.setattr(npae.io.os, "open", refuse)
+    with pytest.raises(PermissionError, match=r"cannot write '.*m\.npz' \(a file is written beside it first\)") as info:
+        small_model().save(tmp_path / "m.npz")
+    assert ".tmp-" not in str(info.value)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_users_umask_like_any_new_file(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        small_model().save(tmp_path / "m.npz")
+        with open(tmp_path / "plain.txt", "w") as f:
+            f.write("a file written the ordinary way")
+    finally:
+        os.umask(previous)
+    mode = os.stat(tmp_path / "m.npz").st_mode & 0o777
+    assert mode == 0o666 & ~umask == os.stat(tmp_path / "plain.txt").st_mode & 0o777
+
+
+def test_saving_over_a_file_keeps_its_mode(saved):
+    os.chmod(saved, 0o640)
+    small_model().save(saved)
+    assert os.stat(saved).st_mode & 0o777 == 0o640

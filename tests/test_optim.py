@@ -87,3 +87,30 @@ def test_optimizer_errors():
         SGD(momentum=1.5)
     with pytest.raises(ValueError, match="nesterov"):
         SGD(nesterov=True)
+
+
+@pytest.mark.parametrize("backend", ["reference", "fast"])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_adam_step_follows_its_formula_over_several_steps(backend, dtype, rtol):
+    """``Adam.step`` against Kingma & Ba's update written out, for 8 steps with gradients of changing scale.
+
+    The bias corrections use the step count t (``1 - b1^t``, ``1 - b2^t``); a correction computed with t = 1
+    at every step (``1 - b2``) gives the right first step and a wrong second one, so only several steps catch it.
+    """
+    import npae
+
+    rng = np.random.default_rng(0)
+    lr, b1, b2, eps = 0.01, 0.8, 0.9, 1e-8
+    opt = Adam(lr=lr, beta1=b1, beta2=b2, eps=eps)
+    p = rng.standard_normal((3, 4)).astype(dtype)
+    expected, m, v = p.astype(np.float64), np.zeros((3, 4)), np.zeros((3, 4))
+    with npae.backend(backend):
+        for t in range(1, 9):
+            g = (rng.standard_normal((3, 4)) * 10.0 ** rng.integers(-2, 3)).astype(dtype)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g.astype(np.float64) ** 2
+            m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+            expected -= lr * m_hat / (np.sqrt(v_hat) + eps)
+            opt.step([("p", p, g)])
+            assert p.dtype == dtype
+            np.testing.assert_allclose(p, expected, rtol=rtol, atol=0, err_msg=f"step {t}")

@@ -170,3 +170,18 @@ def test_principal_angles_refuse_bad_input(rng):
         principal_angles(rng.standard_normal((2, 4)), rng.standard_normal((2, 5)))
     with pytest.raises(ValueError, match="A: expected a finite 2-D float array"):
         principal_angles(np.ones(4), rng.standard_normal((2, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_constant_data_is_refused_with_a_clear_error(dtype):
+    X = np.full((10, 5), 0.3, dtype=dtype)
+    with pytest.raises(ValueError, match=r"X: all 10 samples are identical \(the total variance is 0\), so PCA has "
+                                         r"no direction to find"):
+        PCA(2).fit(X)
+
+
+def test_data_of_lower_rank_than_asked_still_gives_defined_ratios():
+    X = np.outer(np.arange(6.0), [1.0, 2.0, 0.0])  # every sample on one line: one direction carries everything
+    pca = PCA(2).fit(X)
+    assert np.all(np.isfinite(pca.explained_variance_ratio_))
+    np.testing.assert_allclose(pca.explained_variance_ratio_, [1.0, 0.0], atol=1e-12)

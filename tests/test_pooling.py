@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from npae import AvgPool2D, MaxPool2D
 from npae.gradcheck import check_layer
 
-from support import GRAD_TOL, mnist_dir, requires_mnist, one_numba_thread  # noqa: F401 (autouse fixture)
+from support import GRAD_TOL, import_framework, mnist_dir, one_numba_thread, requires_mnist  # noqa: F401 (autouse fixture)
 
 
 @st.composite
@@ -113,7 +113,7 @@ def test_overlapping_windows_add_their_gradients():
 
 @pytest.mark.torch
 def test_matches_pytorch_on_ties_and_padding():
-    torch = pytest.importorskip("torch", reason="PyTorch comparison needs torch installed")
+    torch = import_framework("torch")
     x = np.concatenate([synthetic_digit()] * 2, axis=1).astype(np.float64)
     x[0, 1] = np.round(x[0, 1] * 3)  # coarse levels: ties inside the stroke as well
     for kernel, stride, padding in [(2, None, 0), (3, 2, 1), ((3, 2), (1, 3), (1, 0))]:

@@ -184,3 +184,17 @@ def test_knn_accuracy_refuses_bad_input(rng):
         knn_accuracy(points, np.zeros(4))
     with pytest.raises(ValueError, match="k: expected at most N - 1 = 4, got 5"):
         knn_accuracy(points, np.zeros(5), k=5)
+
+
+def test_identical_points_are_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match=r"X: all 20 points are identical, so there are no neighbourhoods to map"):
+        TSNE(perplexity=3, n_iter=10).fit_transform(np.ones((20, 5)))
+
+
+def test_points_at_equal_distances_get_uniform_affinities_not_nan():
+    """Rows whose other points are all equally far have entropy ln(N-1) whatever beta: the row stays uniform."""
+    X = np.eye(6)  # the corners of a simplex: every pair at distance sqrt(2)
+    P = joint_affinities(X, perplexity=2.0)
+    np.testing.assert_allclose(P[~np.eye(6, dtype=bool)], 1 / 30, rtol=1e-12)
+    with_duplicates = np.vstack([np.eye(6), np.eye(6)[:2]])  # some points twice: defined, finite
+    assert np.all(np.isfinite(TSNE(perplexity=2, n_iter=300).fit_transform(with_duplicates)))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from npae import UpSampling2D
 from npae.gradcheck import check_layer
 
-from support import GRAD_TOL, one_numba_thread  # noqa: F401 (autouse fixture)
+from support import GRAD_TOL, import_framework, one_numba_thread  # noqa: F401 (autouse fixture)
 
 
 sizes = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5))
@@ -55,7 +55,7 @@ def test_bilinear_keeps_constants_and_its_weights_sum_to_one():
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
 @pytest.mark.parametrize("scale", [2, 3, (1, 4)])
 def test_matches_torch_upsample(mode, scale):
-    torch = pytest.importorskip("torch", reason="PyTorch comparison needs torch installed")
+    torch = import_framework("torch")
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 4))
     xt = torch.from_numpy(x).requires_grad_(True)
     factor = scale if isinstance(scale, int) else tuple(float(s) for s in scale)

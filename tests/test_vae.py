@@ -20,7 +20,7 @@ from npae.models.vae import (
 )
 from npae.models.zoo import mlp_vae
 
-from support import GRAD_TOL
+from support import GRAD_TOL, import_framework
 
 D, LATENT, N_CLASSES = 6, 2, 3
 
@@ -438,7 +438,7 @@ def _torch_network(torch, net, prefix, inputs, params):
 @pytest.mark.torch
 @pytest.mark.parametrize("kwargs", [LIKELIHOOD_CASES[0], LIKELIHOOD_CASES[3]], ids=["bernoulli", "gaussian-pixel"])
 def test_loss_and_gradients_match_pytorch_autograd(kwargs):
-    torch = pytest.importorskip("torch", reason="the PyTorch cross-check needs torch")
+    torch = import_framework("torch")
     vae = tiny_vae(**kwargs)
     x, eps, _ = batch(n=5)
     logs = vae.forward_backward(x, eps)
@@ -461,3 +461,28 @@ def test_loss_and_gradients_match_pytorch_autograd(kwargs):
     assert logs["kl"] == pytest.approx(kl.item(), rel=1e-12)
     for name, grad in vae.named_gradients():
         assert relative_error(grad, params[name].grad.numpy()) < 1e-10, name
+
+
+# ----------------------------------------------------------------------------------------------
+# Grey images given to a Bernoulli likelihood
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["elbo", "log_likelihood"])
+def test_a_bernoulli_vae_warns_when_scored_on_grey_images(method, recwarn):
+    vae = tiny_vae()
+    grey = batch(n=20)[0]
+    score = (lambda x: vae.elbo(x)) if method == "elbo" else (lambda x: vae.log_likelihood(x, k=3))
+    with pytest.warns(RuntimeWarning, match=rf"{method}: a Bernoulli VAE's likelihood is defined for binary images, "
+                      r"but 100\.0% of these pixels lie strictly between 0 and 1.*npae\.datasets\.binarize"):
+        score(grey)
+    recwarn.clear()
+    score(binarize(grey, 0))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_gaussian_vae_takes_grey_images_without_a_warning(recwarn):
+    vae = tiny_vae(likelihood="gaussian")
+    vae.elbo(batch(n=20)[0])
+    vae.log_likelihood(batch(n=20)[0], k=3)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -3,6 +3,8 @@ what was received. One row per case: a callable that must raise, the exception t
 must match (argument name ... expected ... received).
 """
 
+import json
+
 import numpy as np
 import pytest
 
@@ -278,3 +280,66 @@ def test_failed_set_weights_changes_nothing():
     with pytest.raises(ValueError, match=r"weights\['decoder\.2\.b'\]"):
         model.set_weights(bad)
     assert all(np.array_equal(model.get_weights()[k], v) for k, v in before.items())
+
+
+# --- numbers: NumPy scalars are numbers like Python's (one validator, npae.core.checks.real_number) -----------
+
+def _numpy_scalar_calls():
+    """Every public argument checked as a real number, given as a NumPy float32/float64/int64 scalar."""
+    from npae import (
+        ELU, Contractive, CosineDecay, ExponentialDecay, KLSparsity, L1Activity, L1Weights, LeakyReLU,
+        SaltAndPepperNoise, WeightDecay,
+    )
+    from npae.datasets import synthetic_digits
+    from npae.manifold import TSNE
+    from npae.models import KernelPCA
+
+    f32, f64, i64 = np.float32, np.float64, np.int64
+    return {
+        "Adam lr float32": lambda: Adam(f32(1e-3)),
+        "Adam betas, eps": lambda: Adam(f64(1e-3), beta1=f32(0.9), beta2=f64(0.999), eps=f32(1e-8)),
+        "SGD lr int64": lambda: SGD(i64(1)),
+        "SGD momentum float32": lambda: SGD(f32(0.1), momentum=f32(0.9), nesterov=True),
+        "StepDecay": lambda: StepDecay(i64(2), gamma=f32(0.5)),
+        "ExponentialDecay": lambda: ExponentialDecay(f64(0.9)),
+        "CosineDecay": lambda: CosineDecay(i64(10), min_factor=f32(0.1)),
+        "WeightDecay": lambda: WeightDecay(f32(1e-3)),
+        "L1Weights": lambda: L1Weights(i64(1)),
+        "L1Activity": lambda: L1Activity(f64(1e-3)),
+        "KLSparsity": lambda: KLSparsity(rho=f32(0.05), beta=i64(3)),
+        "Contractive": lambda: Contractive(f32(0.1)),
+        "GaussianNoise": lambda: GaussianNoise(f32(0.3), clip=(f32(0), i64(1))),
+        "MaskingNoise": lambda: MaskingNoise(f64(0.3)),
+        "SaltAndPepperNoise": lambda: SaltAndPepperNoise(f32(0.1)),
+        "LeakyReLU": lambda: LeakyReLU(f32(0.2)),
+        "ELU": lambda: ELU(i64(1)),
+        "VAE beta, free_bits": lambda: vae(beta=f32(4), free_bits=f64(0.5), seed=i64(3)),
+        "VAE variance": lambda: vae(likelihood="gaussian", variance=f32(0.5)),
+        "KernelPCA": lambda: KernelPCA(i64(2), gamma=f32(0.1), coef0=i64(1)),
+        "TSNE": lambda: TSNE(perplexity=f32(5), learning_rate=i64(100), early_exaggeration=f64(4), n_iter=i64(10)),
+        "synthetic_digits": lambda: synthetic_digits(i64(2), jitter=f32(0.5)),
+        "fit": lambda: fit(epochs=i64(1), batch_size=i64(4), min_delta=f32(0), clip_norm=f32(1.0),
+                           optimizer=SGD(f32(0.1))),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_numpy_scalar_calls()))
+def test_numpy_scalars_are_accepted_as_numbers(name):
+    built = _numpy_scalar_calls()[name]()
+    config = getattr(built, "get_config", getattr(built, "config", None))
+    if config is not None:  # stored as plain Python numbers, so a model file's JSON can hold them
+        json.dumps(config())
+
+
+def test_numpy_scalars_keep_their_value():
+    assert Adam(np.float32(1e-3)).lr == pytest.approx(1e-3, rel=1e-7)
+    assert SGD(np.int64(1)).lr == 1.0 and type(SGD(np.int64(1)).lr) is float
+
+
+@pytest.mark.parametrize("value, error", [
+    (np.bool_(True), TypeError), (True, TypeError), (np.float32("nan"), ValueError), (np.float64("inf"), ValueError),
+    (np.float32(-1e-3), ValueError), (np.array([1e-3]), TypeError), ("1e-3", TypeError),
+])
+def test_what_is_not_a_learning_rate_is_still_refused(value, error):
+    with pytest.raises(error, match=r"lr: expected a finite number > 0, got"):
+        Adam(value)

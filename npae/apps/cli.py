@@ -23,40 +23,43 @@ def build_model(kind, code_dim, seed):
 
 
 def load_data(kind, data_dir, n_train, n_test, seed):
-    """Train/test images shaped for the model (dense: (N, 784); conv: (N, 1, 28, 28)) and the source."""
+    """Train/test images shaped for the model (dense: (N, 784); conv: (N, 1, 28, 28)) and each split's source."""
     from ..datasets import load_dataset
 
     n_synthetic = {"train": n_train or 12000, "test": n_test or 2000}
-    splits = {}
+    splits, sources = {}, {}
     for split in ("train", "test"):
-        images, _, source = load_dataset(
+        images, _, sources[split] = load_dataset(
             "mnist", split, data_dir=data_dir, allow_synthetic_fallback=True, n_synthetic=n_synthetic[split]
         )
         limit = n_train if split == "train" else n_test
         if limit:
             images = images[:limit]
         splits[split] = images.reshape(len(images), -1) if kind == "dense" else images
-    return splits["train"], splits["test"], source
+    return splits["train"], splits["test"], sources
 
 
 def cmd_train(args):
     from ..core.optim import Adam
     from ..plots import reconstruction_rows
+    from ..training.history import format_duration, plural
     from .walkthrough import save_figure
 
-    X_train, X_test, source = load_data(args.model, args.data_dir, args.n_train, args.n_test, args.seed)
-    print(f"data: {source}; {len(X_train)} training and {len(X_test)} test images")
+    X_train, X_test, sources = load_data(args.model, args.data_dir, args.n_train, args.n_test, args.seed)
+    print(f"training data: {len(X_train)} images of {sources['train']}")
+    print(f"test data: {len(X_test)} images of {sources['test']}")
     model = build_model(args.model, args.code_dim, args.seed)
     print(model)
     t0 = time.perf_counter()
     history = model.fit(X_train, epochs=args.epochs, batch_size=args.batch_size, validation_data=X_test,
                         optimizer=Adam(args.lr), seed=args.seed, verbose=1)
-    minutes = (time.perf_counter() - t0) / 60
+    seconds = time.perf_counter() - t0
     test_mse = model.evaluate(X_test)["loss"]
     os.makedirs(args.out, exist_ok=True)
     model.save(os.path.join(args.out, "model.npz"))
-    summary = {"model": args.model, "code_dim": args.code_dim, "epochs": history.epochs, "data": source,
-               "test_mse_per_pixel": test_mse, "train_minutes": minutes, **history.to_dict()}
+    summary = {"model": args.model, "code_dim": args.code_dim, "epochs": history.epochs,
+               "train_data": sources["train"], "test_data": sources["test"], "test_mse_per_pixel": test_mse,
+               "train_seconds": seconds, **history.to_dict()}
     with open(os.path.join(args.out, "history.json"), "w") as f:
         json.dump(summary, f, indent=1)
     shown = X_test[:10]
@@ -65,8 +68,8 @@ def cmd_train(args):
         {f"{args.model} AE\ncode {args.code_dim}": model.reconstruct(shown).reshape(-1, 28, 28)},
         title=f"Test digits (top) and their reconstructions (test MSE per pixel {test_mse:.4f})",
     )
-    save_figure(fig, args.out, "reconstructions", synthetic="synthetic" in source)
-    print(f"test MSE per pixel {test_mse:.5f} after {history.epochs} epochs in {minutes:.1f} min; "
+    save_figure(fig, args.out, "reconstructions", synthetic=any("synthetic" in s for s in sources.values()))
+    print(f"test MSE per pixel {test_mse:.5f} after {plural(history.epochs, 'epoch')} in {format_duration(seconds)}; "
           f"wrote model.npz, history.json, reconstructions.png to {args.out}")
     return 0
 
@@ -84,30 +87,55 @@ def cmd_gradcheck(args, extra):
     return gradcheck_main(extra)
 
 
+DATA_DIR_HELP = (
+    "folder holding mnist/ with the four IDX files (default: $NPAE_DATA_DIR, then the download cache "
+    "~/.cache/npae; without files or network, synthetic digits stand in and every output says so)"
+)
+
+
+def _subcommand(sub, name, summary, description, **kwargs):
+    """A subcommand parser whose ``npae NAME --help`` starts with ``description`` (line breaks kept)."""
+    return sub.add_parser(name, help=summary, description=description,
+                          formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="npae", description="Autoencoders from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train a dense autoencoder and a VAE and write figures and a report")
-    demo.add_argument("--out", default="npae-demo", help="output folder (default ./npae-demo)")
-    demo.add_argument("--data-dir", default=None, help="folder holding mnist/ (default: NPAE_DATA_DIR, then the cache)")
-    demo.add_argument("--quick", action="store_true", help="a seconds-long run on a small subset")
-    demo.add_argument("--seed", type=int, default=0)
+    demo = _subcommand(
+        sub, "demo", "train a dense autoencoder and a VAE and write figures and a report",
+        "Train a dense autoencoder and a VAE on MNIST (about a minute on two cores), then write figures and "
+        "report.md\nshowing what they learnt: reconstructions, code histograms, a t-SNE map, samples, interpolations.",
+    )
+    demo.add_argument("--out", default="npae-demo", help="output folder (default: ./npae-demo)")
+    demo.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    demo.add_argument("--quick", action="store_true",
+                      help="a seconds-long run on a small subset, which checks the command, not the findings "
+                           "(default: off)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
 
-    train = sub.add_parser("train", help="train an autoencoder on MNIST and save it")
-    train.add_argument("--model", choices=MODELS, default="dense")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--code-dim", type=int, default=32)
-    train.add_argument("--batch-size", type=int, default=200)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    train.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
-    train.add_argument("--out", default="npae-train")
-    train.add_argument("--data-dir", default=None)
-    train.add_argument("--seed", type=int, default=0)
+    train = _subcommand(
+        sub, "train", "train an autoencoder on MNIST and save it",
+        "Train a dense or convolutional autoencoder on MNIST with Adam and write model.npz (load it with "
+        "npae.load),\nhistory.json (the losses, the data used, the time taken) and reconstructions.png.",
+    )
+    train.add_argument("--model", choices=MODELS, default="dense",
+                       help="dense: 784-256-128-code MLP; conv: two conv+pool stages and a dense code (default: dense)")
+    train.add_argument("--epochs", type=int, default=10, help="passes over the training images (default: 10)")
+    train.add_argument("--code-dim", type=int, default=32, help="size of the code, the bottleneck (default: 32)")
+    train.add_argument("--batch-size", type=int, default=200, help="images per gradient step (default: 200)")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 0.001)")
+    train.add_argument("--n-train", type=int, default=None,
+                       help="use only the first N training images (default: all 60,000)")
+    train.add_argument("--n-test", type=int, default=None,
+                       help="use only the first N test images (default: all 10,000)")
+    train.add_argument("--out", default="npae-train", help="output folder (default: ./npae-train)")
+    train.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
 
-    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch)",
-                   add_help=False)
+    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch); "
+                                     "npae gradcheck --help lists its options", add_help=False)
     return parser
 
 

@@ -41,6 +41,15 @@ class Optimizer:
     def _update(self, name, param, grad):
         raise NotImplementedError(f"{type(self).__name__} must define _update(name, param, grad)")
 
+    def max_change(self, grad_norms):
+        """An upper bound on every ``|change|`` of a weight, and on the rates, of the next ``step``.
+
+        ``grad_norms`` maps each parameter's name to ``||g||``, which bounds every ``|g|``. The training guard
+        applies a step in place when this bound is small, and tries it on a copy otherwise; ``inf`` (this
+        default, for optimizers that cannot bound their step) means always on a copy.
+        """
+        return math.inf
+
     def state_dict(self):
         """Arrays and scalars that restore the optimizer exactly (for ``.npz`` checkpoints)."""
         out = {"__steps": np.array(self.steps), "__lr": np.array(self.lr)}
@@ -92,6 +101,19 @@ class SGD(Optimizer):
         direction = grad + self.momentum * v if self.nesterov else v
         param -= self.lr * direction
 
+    def max_change(self, grad_norms):
+        """``lr |d|`` with the direction ``d = g``, or ``v' = mu v + g`` so ``|v'| <= mu ||v|| + ||g||``, or
+        ``g + mu v'`` (Nesterov); ``lr`` itself when larger."""
+        largest = 1.0
+        for name, g in grad_norms.items():
+            direction = g
+            if self.momentum:
+                v = self.state.get(name, {}).get("v")
+                direction = self.momentum * (0.0 if v is None else math.sqrt(float(np.vdot(v, v)))) + g
+                direction = g + self.momentum * direction if self.nesterov else direction
+            largest = max(largest, direction)
+        return self.lr * largest
+
     def config(self):
         return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -118,6 +140,23 @@ class Adam(Optimizer):
         lr_t = self.lr / (1 - self.beta1**t)
         s2 = math.sqrt(1 - self.beta2**t)
         ops.adam_update(param, grad, slot["m"], slot["v"], lr_t, self.beta1, self.beta2, self.eps, s2)
+
+    def max_change(self, grad_norms):
+        """``lr_t s2 C``, whatever the gradients (``lr_t`` itself when larger), where ``C`` bounds ``|m| / sqrt(v)``.
+
+        ``m = (1-b1) sum_k b1^k g_{t-k}`` and ``v >= (1-b2) b2^k g_{t-k}^2`` for every k, so
+        ``|m| / sqrt(v) <= (1-b1) / sqrt(1-b2) * sum_k (b1 / sqrt(b2))^k``, which is at most
+        ``C = (1-b1) / (sqrt(1-b2) (1 - b1/sqrt(b2)))`` when ``b1 < sqrt(b2)`` (about 32 for the defaults); and
+        ``|m| / (sqrt(v)/s2 + eps) <= s2 C``. ``m`` and ``v`` stay finite as long as every ``g^2`` does in the
+        parameter's dtype, which a finite ``||g||`` (computed in that dtype) guarantees.
+        """
+        if self.beta1 >= math.sqrt(self.beta2) or not all(math.isfinite(g) for g in grad_norms.values()):
+            return math.inf
+        t = self.steps + 1
+        lr_t = self.lr / (1 - self.beta1**t)
+        s2 = math.sqrt(1 - self.beta2**t)
+        bound = (1 - self.beta1) / (math.sqrt(1 - self.beta2) * (1 - self.beta1 / math.sqrt(self.beta2)))
+        return lr_t * max(1.0, s2 * bound)
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -8,16 +8,22 @@ so a file cannot build an abstract base class, a private helper, or a class that
 with one of npae's (a user's own ``class Dense(npae.Layer)`` does not replace ``npae.Dense``).
 
 A registered class provides ``get_config()``, the constructor arguments as JSON-able values, and is rebuilt
-with ``cls.from_config(config)`` when it defines one, else ``cls(**config)``.
+with ``cls.from_config(config)`` when it defines one, else ``cls(**config)``. A config naming an argument the
+constructor does not take, or lacking one it needs, is refused before anything is built; the errors the
+constructor's own argument checks raise (``TypeError``, ``ValueError``) and those an absurd size causes
+(``MemoryError``, ``OverflowError``) become a ``ValueError`` naming the type. Any other exception is a bug,
+and surfaces as itself.
 """
 
 from __future__ import annotations
 
+import inspect
+
 _CLASSES = {}  # name -> class
 _NAMES = {}  # class -> name
 
-#: exceptions a constructor may raise when fed a hand-edited config; all become a ValueError naming the type
-BAD_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, MemoryError, OverflowError)
+#: what a constructor raises when fed a hand-edited config: its argument checks, or an absurd size
+BAD_CONFIG_ERRORS = (TypeError, ValueError, MemoryError, OverflowError)
 
 
 def serializable(cls):
@@ -85,12 +91,14 @@ def deserialize(spec):
     cls = _CLASSES.get(kind)
     if cls is None:
         raise ValueError(
-            f"architecture: unknown type {kind!r}; npae builds only its own classes and those registered with "
-            f"npae.register(cls) (known: {', '.join(sorted(_CLASSES))})"
+            f"architecture: unknown type {kind!r}; npae builds only its own concrete classes and those registered "
+            f"with npae.register (if {kind!r} is your own class, call npae.register({kind}) before loading; "
+            f"known: {', '.join(sorted(_CLASSES))})"
         )
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise ValueError(f"architecture: the config of {kind} must be an object, got {config!r:.200}")
+    _check_arguments(cls, kind, config)
     try:
         obj = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
     except BAD_CONFIG_ERRORS as exc:
@@ -98,3 +106,18 @@ def deserialize(spec):
     if name is not None and hasattr(obj, "name"):
         obj.name = name
     return obj
+
+
+def _check_arguments(cls, kind, config):
+    """The config's keys must be arguments of the constructor, and include every argument it requires."""
+    parameters = list(inspect.signature(cls).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return  # the constructor passes options on: its own checks judge them
+    named = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    required = {p.name for p in parameters if p.default is p.empty and p.kind is not p.VAR_POSITIONAL}
+    unknown, missing = sorted(set(config) - named), sorted(required - set(config))
+    if unknown or missing:
+        raise ValueError(
+            f"architecture: cannot build {kind} from config {config!r:.300}: unknown options {unknown}, missing "
+            f"options {missing} ({kind} takes {', '.join(sorted(named))})"
+        )

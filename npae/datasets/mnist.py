@@ -15,8 +15,10 @@ Loading
 images float32 in [0, 1] shaped ``(N, 1, 28, 28)`` (``(N, 784)`` with ``flatten=True``; uint8 in 0..255 with
 ``normalize=False``) and labels int64 ``(N,)``. ``load_fashion_mnist`` works the same way.
 Every file is checked: magic number, dimensions, payload size, matching image and label counts; a damaged
-file raises a ValueError naming its path. ``verify=True`` also checks the MD5 of the uncompressed content
-against the published one (slow-ish, so only when asked).
+file raises a ValueError naming its path. The MD5 of each MNIST file's uncompressed content is checked against
+the published one once (``verify="once"``, the default): a stamp of the verified file (its size, modification
+time and checksum) is remembered in the cache (``verified-files.json``), and the checksum is computed again
+only when the file changes. ``verify=True`` checks it on every load, ``verify=False`` never.
 
 Downloading
 -----------
@@ -39,11 +41,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import json
 import os
 import pathlib
 import shutil
 import sys
-import tempfile
 import urllib.request
 import zlib
 from typing import NamedTuple
@@ -51,6 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core.checks import positive_int
+from ..io import atomic_write, create_file_beside
 from .synthetic import IMAGE_SIZE, synthetic_digits, to_mnist_layout
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (N, rows, cols)
@@ -72,6 +75,7 @@ MNIST_MD5 = {
 }
 
 CORRUPT_ADVICE = "delete it and load again to re-download it, or check NPAE_DATA_DIR"
+STAMPS_FILE = "verified-files.json"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -150,6 +154,50 @@ def _check_pair(images, labels, images_path, labels_path):
         )
     if labels.size and labels.max() > 9:
         raise ValueError(f"{labels_path}: expected labels in 0..9, got a maximum of {labels.max()}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Verifying each file once
+# ----------------------------------------------------------------------------------------------
+
+
+def _stamps():
+    """``{absolute path: stamp}`` of the files verified so far (empty when there is no readable stamp file)."""
+    try:
+        stamps = json.loads((cache_dir() / STAMPS_FILE).read_text())
+    except (OSError, ValueError):  # none yet, or damaged: the files are simply verified again
+        return {}
+    return stamps if isinstance(stamps, dict) else {}
+
+
+def _stamp(path, md5):
+    """What identifies a verified copy: its size and modification time, and the checksum it matched."""
+    status = os.stat(path)
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "md5": md5}
+
+
+def is_verified(path, md5):
+    """True when ``path`` matched ``md5`` before and has not changed since (same size and modification time)."""
+    return _stamps().get(str(pathlib.Path(path).resolve())) == _stamp(path, md5)
+
+
+def remember_verified(path, md5):
+    """Record that ``path`` matched ``md5``, so that later loads skip the checksum until the file changes."""
+    stamps = _stamps()
+    stamps[str(pathlib.Path(path).resolve())] = _stamp(path, md5)
+    try:
+        atomic_write(cache_dir() / STAMPS_FILE, lambda f: f.write(json.dumps(stamps, indent=1).encode("utf-8")))
+    except OSError:  # a cache that cannot be written costs a checksum at the next load, nothing else
+        pass
+
+
+def _read_verified(path, magic, md5, verify):
+    """``read_idx(path)``, checking ``md5`` on every load (``verify=True``), never, or once per file version."""
+    check = md5 is not None and (verify is True or (verify == "once" and not is_verified(path, md5)))
+    array = read_idx(path, magic, md5 if check else None)
+    if check:
+        remember_verified(path, md5)
+    return array
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,7 +287,7 @@ def _download_once(url, dest, md5, magic):
     The temporary file is removed whatever happens, so an interrupted or corrupt download never leaves a
     file that a later run would take for a complete one.
     """
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    fd, tmp = create_file_beside(dest, prefix=dest.name + ".", suffix=".part")
     os.close(fd)
     tmp = pathlib.Path(tmp)
     try:
@@ -263,12 +311,18 @@ def download_file(folder, stem, mirrors, md5=None, magic=IMAGES_MAGIC):
         raise RuntimeError(f"cannot create the cache folder {dest.parent}: {exc}") from exc
     for mirror in mirrors:
         url = mirror + stem + ".gz"
-        print(f"npae: downloading {url} to {dest}", file=sys.stderr)
+        print(f"npae: downloading {url} to {dest}", file=sys.stderr, flush=True)
         try:
             _download_once(url, dest, md5, magic)
-            return dest
         except (OSError, http.client.HTTPException, ValueError) as exc:
+            print(f"npae:   failed: {exc}", file=sys.stderr, flush=True)
             failures.append(f"  {url}: {exc}")
+            continue
+        if md5 is not None:
+            remember_verified(dest, md5)
+        checked = "MD5 verified" if md5 is not None else "IDX structure checked"
+        print(f"npae:   done: {dest.stat().st_size / 1e6:.1f} MB, {checked}", file=sys.stderr, flush=True)
+        return dest
     raise RuntimeError("no mirror served a verified copy:\n" + "\n".join(failures))
 
 
@@ -299,8 +353,9 @@ def _locate_or_download(dataset, split, stem, magic, data_dir, download_missing)
         f"{title} {split} split: {stem}(.gz) not found in\n"
         + "\n".join(f"  {s}" for s in searched)
         + f"\nand {reason}\n"
-        f"To fix it, set NPAE_DATA_DIR (or pass data_dir=) to a folder holding {folder}/ with the four IDX "
-        "files, check the network, or use npae.datasets.synthetic_digits(n) for an offline stand-in.",
+        f"To fix it, set NPAE_DATA_DIR (or pass data_dir=, or --data-dir to the npae command and the "
+        f"walkthroughs) to a folder holding {folder}/ with the four IDX files, check the network, or use "
+        "npae.datasets.synthetic_digits(n) for an offline stand-in.",
         summary=f"{stem} not in {', '.join(searched)}; " + reason.splitlines()[0].rstrip(":"),
     )
 
@@ -308,12 +363,14 @@ def _locate_or_download(dataset, split, stem, magic, data_dir, download_missing)
 def _load_idx_dataset(dataset, split, data_dir, normalize, flatten, verify, download_missing):
     """``(images, labels, images_path)`` of one split of an IDX dataset."""
     _check_split(split)
+    if verify is not True and verify is not False and verify != "once":
+        raise ValueError(f"verify: expected True, False or 'once', got {verify!r}")
     checksums = dataset.checksums
     images_stem, labels_stem = IDX_FILES[split]
     images_path = _locate_or_download(dataset, split, images_stem, IMAGES_MAGIC, data_dir, download_missing)
     labels_path = _locate_or_download(dataset, split, labels_stem, LABELS_MAGIC, data_dir, download_missing)
-    images = read_idx(images_path, IMAGES_MAGIC, checksums.get(images_stem) if verify else None)
-    labels = read_idx(labels_path, LABELS_MAGIC, checksums.get(labels_stem) if verify else None)
+    images = _read_verified(images_path, IMAGES_MAGIC, checksums.get(images_stem), verify)
+    labels = _read_verified(labels_path, LABELS_MAGIC, checksums.get(labels_stem), verify)
     _check_pair(images, labels, images_path, labels_path)
     return to_mnist_layout(images, normalize, flatten), labels.astype(np.int64), images_path
 
@@ -322,12 +379,13 @@ MNIST = IdxDataset("MNIST", "mnist", MNIST_MD5, MNIST_MIRRORS)
 FASHION_MNIST = IdxDataset("Fashion-MNIST", "fashion-mnist", {}, FASHION_MIRRORS)
 
 
-def load_mnist(split="train", data_dir=None, normalize=True, flatten=False, verify=False, download=True):
+def load_mnist(split="train", data_dir=None, normalize=True, flatten=False, verify="once", download=True):
     """MNIST handwritten digits: ``(images, labels)`` for ``split`` ``"train"`` (60000) or ``"test"`` (10000).
 
     images: float32 in [0, 1], shape (N, 1, 28, 28), or (N, 784) with ``flatten``; uint8 with
     ``normalize=False``. labels: int64 (N,) in 0..9. Missing files are downloaded into the cache (and
-    checked against the published MD5s) unless ``download=False``; ``verify=True`` checks local files too.
+    checked against the published MD5s) unless ``download=False``. Local files are checked against them once
+    per file version (``verify="once"``; ``True``: at every load; ``False``: never).
     """
     images, labels, _ = _load_idx_dataset(MNIST, split, data_dir, normalize, flatten, verify, download)
     return images, labels
@@ -348,6 +406,10 @@ def load_fashion_mnist(split="train", data_dir=None, normalize=True, flatten=Fal
 
 DATASETS = {"mnist": MNIST, "fashion": FASHION_MNIST}
 
+#: title -> why, for the datasets this process could neither find nor download: ``load_dataset``'s fallback
+#: then tries the network once per process, not once per split and file, and says so once
+_UNREACHABLE = {}
+
 
 def _synthetic_split(split, n, seed, flatten):
     """Synthetic digits for ``split``; train and test come from different streams of the same ``seed``."""
@@ -360,7 +422,8 @@ def load_dataset(name="mnist", split="train", data_dir=None, allow_synthetic_fal
 
     ``description`` says where the data came from, for logs and figure captions. With
     ``allow_synthetic_fallback``, a dataset that can be neither found nor downloaded is replaced by
-    ``n_synthetic`` synthetic digits, and the description says so.
+    ``n_synthetic`` synthetic digits, and the description says so. The first fallback of a process prints
+    why (the folders searched, each mirror's failure) and the fix, once; later calls do not retry the network.
     """
     _check_split(split)
     n_synthetic = positive_int(n_synthetic, "n_synthetic")
@@ -370,12 +433,18 @@ def load_dataset(name="mnist", split="train", data_dir=None, allow_synthetic_fal
     if name not in DATASETS:
         raise ValueError(f"name: expected one of 'mnist', 'fashion', 'synthetic', got {name!r}")
     dataset = DATASETS[name]
+    known_unreachable = allow_synthetic_fallback and dataset.title in _UNREACHABLE
     try:
-        images, labels, path = _load_idx_dataset(dataset, split, data_dir, True, flatten, False, True)
+        images, labels, path = _load_idx_dataset(dataset, split, data_dir, True, flatten, "once", not known_unreachable)
     except DatasetNotFoundError as exc:
         if not allow_synthetic_fallback:
             raise
+        if not known_unreachable:
+            _UNREACHABLE[dataset.title] = exc.summary
+            print(f"npae: {exc}\nnpae: synthetic digits stand in for {dataset.title}; every description, figure and "
+                  "report of this run says so", file=sys.stderr, flush=True)
         images, labels = _synthetic_split(split, n_synthetic, seed, flatten)
-        description = f"synthetic digits ({split}, {len(images)} images; {dataset.title} not found: {exc.summary})"
+        why = _UNREACHABLE[dataset.title]
+        description = f"synthetic digits ({split}, {len(images)} images; {dataset.title} not found: {why})"
         return images, labels, description
     return images, labels, f"{dataset.title} {split} ({len(images)} images from {path.parent})"

@@ -42,6 +42,7 @@ from ..core.checks import as_generator, check_float_dtype
 from ..core.layers import Activation, Dense, Layer, Sequential, Sigmoid, Softplus, Tanh
 from ..core.losses import REDUCTIONS, Loss
 from ..core.registry import registered
+from ..training.history import ProgressBar
 from .finite_differences import check_function
 from ..models.zoo import mlp_vae
 from .torch_bridge import (
@@ -407,13 +408,14 @@ def one_numba_thread():
         numba.set_num_threads(previous)
 
 
-def run(against=None, dtype="float64", seed=0, only=None, backend=None):
+def run(against=None, dtype="float64", seed=0, only=None, backend=None, progress=None):
     """Check every component; returns a list of ``Row(component, tensor, max_rel_error, passed)``.
 
     ``against="torch"`` adds the PyTorch comparison (in float64, tolerance 1e-8) after each component's
     finite-difference rows. ``seed`` fixes every draw (weights, inputs, upstream gradients). ``only``: a list
     of class names (``["Conv2D", "MaxPool2D"]``) to check just those; None checks everything. ``backend``:
     ``"reference"`` or ``"fast"`` (None: the one in use). Numba kernels run on one thread meanwhile.
+    ``progress(done, total, component)`` is called after each component is checked.
     """
     if against not in AGAINST:
         raise ValueError(f"against: expected None or 'torch', got {against!r}")
@@ -423,11 +425,14 @@ def run(against=None, dtype="float64", seed=0, only=None, backend=None):
     all_cases = cases()
     names = _selected(all_cases, only)
     rows = []
+    chosen = [case for case in all_cases if case.covers in names]
     with backends.backend(backend or backends.get_backend()), one_numba_thread():
-        for case in (case for case in all_cases if case.covers in names):
+        for done, case in enumerate(chosen, start=1):
             rows += _rows(case.component, case.finite_differences(dtype, as_generator(seed)), FD_TOL[dtype])
             if against == "torch" and case.torch is not None:
                 rows += _torch_rows(case, seed)
+            if progress is not None:
+                progress(done, len(chosen), case.component)
     return rows + _uncovered_rows(all_cases, names)
 
 
@@ -466,22 +471,35 @@ def main(argv=None):
         description="Check every gradient of npae by central finite differences, and optionally against PyTorch.",
     )
     parser.add_argument("--against", choices=["torch"], default=None,
-                        help="also compare outputs and gradients with PyTorch (float64, tolerance 1e-8)")
+                        help="also compare outputs and gradients with PyTorch (float64, tolerance 1e-8) "
+                             "(default: finite differences only)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                        help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-2 in float32)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every draw (weights, inputs, gradients)")
+                        help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-2 in float32) "
+                             "(default: float64)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of every draw (weights, inputs, gradients) (default: 0)")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
-                        help="check only these components (class names, e.g. Conv2D MaxPool2D)")
+                        help="check only these components (class names, e.g. Conv2D MaxPool2D) (default: all)")
     parser.add_argument("--backend", choices=backends.BACKENDS, default=None,
                         help="the implementation of the heavy operations to check (default: the one in use, "
                              "fast unless NPAE_BACKEND says otherwise)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    bar = None
+
+    def progress(done, total, component):
+        nonlocal bar
+        bar = bar or ProgressBar(total, "npae gradcheck", log_every=5.0)
+        bar.update(done, f"components checked (last: {component[:40]})")
+
     try:
-        rows = run(against=args.against, dtype=args.dtype, seed=args.seed, only=args.only, backend=args.backend)
+        rows = run(against=args.against, dtype=args.dtype, seed=args.seed, only=args.only, backend=args.backend,
+                   progress=progress)
     except ImportError as exc:
         print(f"npae gradcheck: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
         parser.error(str(exc))
+    if bar is not None:
+        bar.close("components checked")
     print(format_table(rows))
     return 0 if all(r.passed for r in rows) else 1

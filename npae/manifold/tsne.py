@@ -67,7 +67,9 @@ def conditional_affinities(distances, perplexity):
 
     ``distances`` are squared distances (N, N). Bisection on ``beta_i`` for all rows at once: while the
     upper bound is unknown beta doubles, afterwards the bracket halves; a row stops moving once its entropy
-    is within ``ENTROPY_TOLERANCE`` nats of ``ln(perplexity)``.
+    is within ``ENTROPY_TOLERANCE`` nats of ``ln(perplexity)``. A row whose other points are all at the same
+    distance has the uniform ``p_{j|i} = 1 / (N - 1)`` whatever beta: its entropy cannot reach the target, and
+    it keeps that uniform row.
     """
     n = distances.shape[0]
     target = math.log(perplexity)
@@ -75,7 +77,8 @@ def conditional_affinities(distances, perplexity):
     np.fill_diagonal(shifted, np.inf)
     shifted -= shifted.min(axis=1, keepdims=True)
     np.fill_diagonal(shifted, 0)
-    beta = 1.0 / np.maximum(shifted.mean(axis=1), np.finfo(np.float64).tiny)
+    mean_distance = shifted.mean(axis=1)
+    beta = 1.0 / np.where(mean_distance > 0, mean_distance, 1.0)  # a row of equal distances: any beta will do
     low, high = np.zeros(n), np.full(n, np.inf)
     active = np.arange(n)
     for _ in range(MAX_BISECTION_STEPS):
@@ -140,6 +143,7 @@ class TSNE:
     itself runs in float64. After fitting: ``embedding_``, ``kl_divergence_`` (final KL, without
     exaggeration), ``kl_history_`` (``(iteration, KL)`` every 100 iterations), ``learning_rate_``.
     The start ``y_i ~ N(0, 1e-4^2)`` is drawn from ``seed`` (an int or a Generator): same seed, same map.
+    Points that are all identical have no neighbourhoods to map: ``fit_transform`` refuses them.
     """
 
     def __init__(self, n_components=2, perplexity=30, learning_rate=200, n_iter=1000, early_exaggeration=12,
@@ -171,6 +175,11 @@ class TSNE:
         X = check_data(X, "X")
         n = X.shape[0]
         self._check_perplexity(n)
+        if np.all(X == X[:1]):
+            raise ValueError(
+                f"X: all {n} points are identical, so there are no neighbourhoods to map (every affinity is the "
+                "same); check the data (e.g. codes of a model whose code units are all dead)"
+            )
         P = joint_affinities(X, self.perplexity)
         rng = as_generator(self.seed)
         Y = INITIAL_SCALE * rng.standard_normal((n, self.n_components))

@@ -16,6 +16,7 @@ from .. import training
 from ..backends import ops
 from ..core.checks import check_data, check_shape, positive_int
 from ..core.layers import Layer, Sequential
+from ..core.layers.base import ANY_VALUE
 from ..core.losses import get_loss
 from ..core.registry import deserialize, serializable, serialize
 from .base import Model
@@ -39,6 +40,33 @@ def infer_input_shape(net):
         if layer.params:
             return None
     return None
+
+
+def check_reachable(X, decoder, name):
+    """Refuse targets outside the range the decoder's output can take: a sigmoid output cannot reconstruct 255.
+
+    The range comes from the decoder's layers (``Layer.output_range``): [0, 1] after a sigmoid, [-1, 1] after a
+    tanh, anything after a linear layer (then there is nothing to check and the data are not scanned).
+    """
+    low, high = decoder.output_range()
+    if (low, high) == ANY_VALUE:
+        return
+    lowest, highest = float(X.min()), float(X.max())
+    if low <= lowest and highest <= high:
+        return
+    bounding = [layer for layer in decoder.layers if layer.output_range() != ANY_VALUE]
+    ending = type(bounding[-1]).__name__ if bounding else "its layers"
+    if 0 <= low and high <= 1 and lowest >= 0 and highest <= 255:
+        fix = "Scale pixels with X / 255"
+    elif (low, high) == (-1.0, 1.0) and lowest >= 0 and highest <= 255:
+        fix = "Scale pixels with X / 127.5 - 1"
+    else:
+        fix = f"Scale or shift the data into [{low:g}, {high:g}]"
+    raise ValueError(
+        f"{name}: the decoder ends in {ending}, so its output lies in [{low:g}, {high:g}], but {name} ranges over "
+        f"[{lowest:.4g}, {highest:.4g}]: the model cannot reconstruct it. {fix}, or end the decoder "
+        "with no activation"
+    )
 
 
 @serializable
@@ -101,6 +129,8 @@ class Autoencoder(Model):
                 f"{name}: a BCE (Bernoulli) autoencoder needs values in [0, 1], got range "
                 f"[{X.min():.4g}, {X.max():.4g}]; scale pixels with X / 255"
             )
+        if self.loss.output_activation is None:
+            check_reachable(X, self.decoder, name)
         return X, None
 
     # --- inference ----------------------------------------------------------------------------

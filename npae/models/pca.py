@@ -125,7 +125,7 @@ class PCA(_Fitted):
     - ``explained_variance_ratio_`` (k,): their share of ``total_variance_`` (the trace of the covariance);
     - ``singular_values_`` (k,).
 
-    Arrays keep the dtype of the training data; later inputs are cast to it.
+    Data whose samples are all identical have no principal direction: ``fit`` refuses them. Arrays keep the dtype of the training data; later inputs are cast to it.
     """
 
     def __init__(self, n_components):
@@ -139,6 +139,11 @@ class PCA(_Fitted):
         n = X.shape[0]
         flat = flatten_samples(X)
         self._check_n_components(n, flat.shape[1], "min(N, D)")
+        if np.all(flat == flat[:1]):
+            raise ValueError(
+                f"X: all {n} samples are identical (the total variance is 0), so PCA has no direction to find and "
+                "no share of variance to explain; check the data (a repeated sample, or a constant array)"
+            )
         self.mean_ = flat.mean(axis=0)
         centred = flat - self.mean_
         _, s, vt = np.linalg.svd(centred, full_matrices=False)

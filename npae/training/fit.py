@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 import zlib
 
 import numpy as np
@@ -26,7 +27,7 @@ from ..core.checks import positive_int, real_number
 from ..core.optim import get_optimizer
 from .checkpoint import CHECKPOINT_FORMAT, Checkpoint, layer_generators
 from .history import EarlyStopping, History, ProgressBar
-from .step import TrainingDiverged, train_step
+from .step import MAX_LOSS_GROWTH, StepGuard, TrainingDiverged, silence_warning, train_step
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -51,8 +52,10 @@ def batches(n, batch_size, rng=None):
 class FitLoop:
     """The state of one ``fit`` call that a checkpoint must capture, and the steps that change it."""
 
-    def __init__(self, model, optimizer, rng, stopper, run):
+    def __init__(self, model, optimizer, rng, stopper, run, guard):
         self.model, self.optimizer, self.rng, self.stopper, self.run = model, optimizer, rng, stopper, run
+        self.guard = guard
+        self.warned_silent = False
         self.history = History()
         self.epoch = 0  # epochs completed
         self.step = 0  # steps completed in the current epoch
@@ -72,6 +75,7 @@ class FitLoop:
             "early_stopping": self.stopper.state() if self.stopper is not None else None,
             "optimizer": self.optimizer.config(),
             "run": self.run,
+            "first_loss": self.guard.first_loss,
         }
 
     def load_state(self, state, best_weights):
@@ -83,6 +87,7 @@ class FitLoop:
         for path, generator in generators.items():
             generator.bit_generator.state = state["layer_rngs"][path]
         self.history = History.from_dict(state["history"])
+        self.guard.first_loss = state.get("first_loss")
         if self.stopper is not None:
             self.stopper.load_state(state["early_stopping"], best_weights)
 
@@ -92,7 +97,8 @@ class FitLoop:
         self.step = 0
         for idx in batches(X.shape[0], batch_size, self.rng if shuffle else None):
             try:
-                logs = train_step(self.model, self.optimizer, X[idx], None if y is None else y[idx], self.rng, clip_norm)
+                yb = None if y is None else y[idx]
+                logs = train_step(self.model, self.optimizer, X[idx], yb, self.rng, clip_norm, self.guard)
             except TrainingDiverged as exc:
                 raise exc.at(self.epoch + 1, self.step + 1) from None
             for k, v in logs.items():
@@ -109,11 +115,21 @@ class FitLoop:
             logs = self.model.evaluate(X_val, y_val)
         if not math.isfinite(logs["loss"]):
             raise TrainingDiverged(
-                f"the validation loss is {logs['loss']} (the training loss was finite); try a lower learning "
-                "rate or clip_norm=..."
+                f"the validation loss is {logs['loss']} although the training loss was finite. Either the "
+                f"validation data (values in [{np.min(X_val):.4g}, {np.max(X_val):.4g}]) are not scaled like the "
+                "training data, or training diverged: then try a lower learning rate or clip_norm=..."
             ).at(self.epoch + 1)
         for k, v in logs.items():
             self.history.record(f"val_{k}", v)
+
+    def warn_if_silent(self, steps_per_epoch):
+        """Warn once per run when some parameters have received no gradient for a whole epoch's steps."""
+        message = silence_warning(
+            self.model, self.guard.silent_parameters(steps_per_epoch), steps_per_epoch, self.optimizer
+        )
+        if message is not None and not self.warned_silent:
+            warnings.warn(f"epoch {self.epoch + 1}: {message}", RuntimeWarning, stacklevel=5)
+            self.warned_silent = True
 
     def end_epoch(self, callbacks):
         """Callbacks and early stopping after an epoch; returns True when training should stop."""
@@ -200,6 +216,7 @@ def fit(
     min_delta=0.0,
     restore_best=True,
     clip_norm=None,
+    max_loss_growth=MAX_LOSS_GROWTH,
     callbacks=(),
     checkpoint_dir=None,
     resume=False,
@@ -211,13 +228,19 @@ def fit(
     - ``patience``: stop when ``val_loss`` has not improved by ``min_delta`` for this many epochs, and
       (``restore_best``) put back the weights of the best epoch.
     - ``clip_norm``: clip gradients to this global L2 norm before each step.
+    - ``max_loss_growth``: stop with ``TrainingDiverged`` when a batch's loss exceeds this many times the size of
+      the run's first batch loss (default 1e4; None turns the check off).
     - ``callbacks``: callables ``cb(model, epoch, logs)`` run after each epoch.
-    - ``checkpoint_dir``: write ``checkpoint.npz`` there atomically after every epoch.
-    - ``resume``: continue from the checkpoint in ``checkpoint_dir`` if there is one (start afresh if not).
-      The model, optimizer, data and settings must be those of the interrupted run; ``epochs`` may be larger.
+    - ``checkpoint_dir``: write ``checkpoint.npz`` there atomically after every epoch (the one before is kept
+      as ``previous-checkpoint.npz``).
+    - ``resume``: continue from the newest readable checkpoint in ``checkpoint_dir`` if there is one (start
+      afresh if not). The model, optimizer, data and settings must be those of the interrupted run; ``epochs``
+      may be larger, not smaller, than the epochs the checkpoint has done.
 
-    Raises ``TrainingDiverged`` at a non-finite loss or gradient (nothing is updated by that step), and
+    Raises ``TrainingDiverged`` at a non-finite loss or gradient, at a loss beyond ``max_loss_growth``, and at
+    an update that would make a weight non-finite (nothing is changed by that step), and
     ``TrainingInterrupted`` on Ctrl-C (with a checkpoint, the model then holds the last checkpoint's state).
+    Warns (``RuntimeWarning``) when part of the network has received only zero gradients for a whole epoch.
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -228,6 +251,8 @@ def fit(
     min_delta = real_number(min_delta, "min_delta", low=0.0)
     if clip_norm is not None:
         clip_norm = real_number(clip_norm, "clip_norm", low=0.0, include_low=False)
+    if max_loss_growth is not None:
+        max_loss_growth = real_number(max_loss_growth, "max_loss_growth", low=1.0, include_low=False)
     callbacks = _check_callbacks(callbacks)
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and checkpoint is None:
@@ -245,9 +270,9 @@ def fit(
         "clip_norm": clip_norm, "validation": X_val is not None,
     }
     stopper = EarlyStopping(patience, min_delta, restore_best) if patience is not None else None
-    loop = FitLoop(model, optimizer, rng, stopper, run)
+    loop = FitLoop(model, optimizer, rng, stopper, run, StepGuard(max_loss_growth))
     if checkpoint is not None:
-        _start_from_checkpoint(loop, checkpoint, resume, verbose)
+        _start_from_checkpoint(loop, checkpoint, resume, verbose, epochs)
     try:
         _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, callbacks, checkpoint, verbose)
     except KeyboardInterrupt:
@@ -257,15 +282,15 @@ def fit(
     return loop.history
 
 
-def _start_from_checkpoint(loop, checkpoint, resume, verbose):
+def _start_from_checkpoint(loop, checkpoint, resume, verbose, epochs):
     checkpoint.remove_stale_temporaries()
     if not resume or not checkpoint.exists():
         if resume and verbose:
             print(f"resume: no checkpoint in {checkpoint.directory!r} yet, starting from epoch 1", file=sys.stderr)
         return
-    checkpoint.restore(loop)
+    path = checkpoint.restore(loop, epochs)
     if verbose:
-        print(f"resuming from {checkpoint.path} after epoch {loop.epoch}", file=sys.stderr)
+        print(f"resuming from {path} after epoch {loop.epoch}", file=sys.stderr)
 
 
 def _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, callbacks, checkpoint, verbose):
@@ -280,7 +305,7 @@ def _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, cal
             means = loop.run_epoch(X, y, batch_size, shuffle, clip_norm, bar)
         except (TrainingDiverged, KeyboardInterrupt):
             if bar:
-                bar.stream.write("\n")
+                bar.abandon()
             raise
         for k, v in means.items():
             loop.history.record(k, v)
@@ -289,6 +314,7 @@ def _train(loop, X, y, X_val, y_val, epochs, batch_size, shuffle, clip_norm, cal
         loop.history.record("epoch_time", time.perf_counter() - t0)
         if bar:
             bar.close(_epoch_summary(loop.history, X_val is not None))
+        loop.warn_if_silent(steps_per_epoch)
         loop.end_epoch(callbacks)
         if checkpoint is not None:
             checkpoint.write(loop)
@@ -309,14 +335,13 @@ def _interrupted(loop, checkpoint):
             f"{where}. No checkpoint_dir was given, so the model holds the weights of the interrupted step "
             "(possibly mid-update); pass checkpoint_dir=... to be able to resume."
         )
-    done = checkpoint.epochs_done()
-    if done is None:
+    if checkpoint.epochs_done() is None:
         return TrainingInterrupted(
             f"{where}. No checkpoint was written yet (the first is written at the end of epoch 1); "
             f"fit(..., checkpoint_dir={checkpoint.directory!r}, resume=True) will start from epoch 1."
         )
-    checkpoint.restore(loop)
+    path = checkpoint.restore(loop)
     return TrainingInterrupted(
-        f"{where}. The last checkpoint ({checkpoint.path}, after epoch {done}) is intact and the model now holds "
+        f"{where}. The last checkpoint ({path}, after epoch {loop.epoch}) is intact and the model now holds "
         f"its weights; continue with fit(..., checkpoint_dir={checkpoint.directory!r}, resume=True)."
     )

@@ -53,30 +53,64 @@ class History:
         return f"History(epochs={self.epochs}, last={last})"
 
 
-class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn at most 10 times a second."""
+def format_duration(seconds):
+    """``"0.4 s"``, ``"42 s"``, ``"3 min 05 s"``, ``"1 h 02 min"``: a duration as a reader would say it."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
-    def __init__(self, total, prefix, stream=None, width=24):
-        self.total, self.prefix, self.width = total, prefix, width
+
+def plural(count, word):
+    """``"1 epoch"``, ``"3 epochs"``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class ProgressBar:
+    """A progress bar on stderr: redrawn in place (at most 10 times a second) on a terminal; elsewhere (a log
+    file, a pipe) one line when it closes, plus, with ``log_every`` seconds, a line at most that often."""
+
+    def __init__(self, total, prefix, stream=None, width=24, log_every=None):
+        self.total, self.prefix, self.width, self.log_every = total, prefix, width, log_every
         self.stream = stream or sys.stderr
-        self._last = 0.0
-        self.start = time.perf_counter()
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = self._last = time.perf_counter()
+        self._drawn = False
+
+    def _line(self, done, info, now):
+        filled = int(self.width * done / max(self.total, 1))
+        bar = "=" * filled + (">" if filled < self.width else "") + " " * max(self.width - filled - 1, 0)
+        return f"{self.prefix} [{bar}] {done}/{self.total} {info} {format_duration(now - self.start)}"
 
     def update(self, done, info, force=False):
         now = time.perf_counter()
-        if not force and now - self._last < 0.1 and done < self.total:
-            return
-        self._last = now
-        filled = int(self.width * done / max(self.total, 1))
-        bar = "=" * filled + (">" if filled < self.width else "") + " " * max(self.width - filled - 1, 0)
-        self.stream.write(f"\r{self.prefix} [{bar}] {done}/{self.total} {info} {now - self.start:.1f}s ")
-        self.stream.flush()
+        if self.live:
+            if force or now - self._last >= 0.1 or done >= self.total:
+                self.stream.write(f"\r{self._line(done, info, now)} ")
+                self.stream.flush()
+                self._last, self._drawn = now, True
+        elif self.log_every is not None and now - self._last >= self.log_every:
+            self.stream.write(self._line(done, info, now) + "\n")
+            self.stream.flush()
+            self._last = now
 
     def close(self, info):
-        self.update(self.total, info, force=True)
-        self.stream.write("\n")
+        """The final state, on a line of its own."""
+        line = self._line(self.total, info, time.perf_counter())
+        self.stream.write(f"\r{line} \n" if self.live else line + "\n")
         self.stream.flush()
+        self._drawn = False
 
+    def abandon(self):
+        """End a bar cut short (an error, Ctrl-C), so that what is printed next starts on a fresh line."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 class EarlyStopping:

@@ -1,7 +1,8 @@
 """The PyTorch comparison group (not named ``tests/torch``: with ``tests/`` on sys.path, a folder called
 ``torch`` would be imported as a namespace package where torch is not installed, and nothing would skip): every module here is skipped, with the reason, when torch is not installed.
 
-Each test module starts with ``torch = pytest.importorskip("torch", reason=...)``. The skip cannot live in
+Each test module starts with ``torch = import_framework("torch")`` (``tests/support.py``): a skip where torch
+is not installed, an error where ``NPAE_REQUIRE`` lists it (CI: a failed install must fail). The skip cannot live in
 this conftest: pytest 9 crashes on a skip raised by a conftest it loads at start-up (``pytest tests/against_torch``),
 and a skip from a collection hook makes ``pytest tests/against_torch/test_x.py`` fail with "found no collectors".
 This conftest imports nothing from torch.

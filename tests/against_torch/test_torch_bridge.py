@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae import Dense, ELU, Flatten, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Tanh
 from npae.gradcheck.torch_bridge import compare_with_torch, copy_weights, to_torch, torch_gradients

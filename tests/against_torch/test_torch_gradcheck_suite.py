@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae.gradcheck import suite
 from npae.core.losses import Loss

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae.core.layers import AvgPool2D, Conv2D, Conv2DTranspose, MaxPool2D, ReLU, Sequential, UpSampling2D
 from npae.gradcheck.torch_bridge import compare_with_torch

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae import ELU, Dense, Flatten, Identity, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid, Softplus, Tanh
 from npae.gradcheck.torch_bridge import compare_with_torch

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae import Sequential
 from npae.gradcheck import relative_error

@@ -7,7 +7,9 @@ a matrix and a vector parameter) has gradient ``A p - b``, so the gradient chang
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae import SGD, Adam
 from npae.gradcheck import relative_error

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-torch = pytest.importorskip("torch", reason="compares with PyTorch, which is not installed")
+from support import import_framework
+
+torch = import_framework("torch")
 
 from npae.core.layers import ELU, Dense, LeakyReLU, ReLU, Sequential, Sigmoid, Softplus, Tanh
 from npae.core.penalties import Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay

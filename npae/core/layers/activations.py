@@ -7,13 +7,15 @@ contractive penalty's gradient. All are written to be stable for ``|x|`` up to 1
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...backends import ops
 from ..checks import real_number
 from ..functions import softplus
 from ..registry import serializable
-from .base import Layer
+from .base import ANY_VALUE, Layer
 
 
 class Activation(Layer):
@@ -37,6 +39,14 @@ class Activation(Layer):
         """``f'(x)`` at the cached input; subclasses may reuse the cached output instead."""
         return self.df(self._saved("_x"))
 
+    #: the image of f, the values it can take at all (a sigmoid's outputs lie in [0, 1])
+    image = ANY_VALUE
+
+    def output_range(self, input_range=ANY_VALUE):
+        """``image``: whatever the inputs, the outputs lie in it (a narrower input range may narrow them further,
+        which this bound does not claim)."""
+        return self.image
+
     def get_config(self):
         return {}
 
@@ -54,6 +64,10 @@ class Activation(Layer):
 @serializable
 class Identity(Activation):
     """``f(x) = x``, ``f' = 1``, ``f'' = 0``."""
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The input's range: f changes nothing."""
+        return input_range
 
     @staticmethod
     def f(x):
@@ -75,6 +89,8 @@ class Identity(Activation):
 @serializable
 class ReLU(Activation):
     """``f(x) = max(x, 0)``, ``f' = [x > 0]`` (0 at the kink, as PyTorch), ``f'' = 0``."""
+
+    image = (0.0, math.inf)
 
     @staticmethod
     def f(x):
@@ -118,6 +134,8 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     """``f(x) = 1/(1+e^{-x})``, ``f' = f(1-f)``, ``f'' = f(1-f)(1-2f)``."""
 
+    image = (0.0, 1.0)
+
     @staticmethod
     def f(x):
         return ops.sigmoid(x)
@@ -140,6 +158,8 @@ class Sigmoid(Activation):
 @serializable
 class Tanh(Activation):
     """``f(x) = tanh x``, ``f' = 1 - f^2``, ``f'' = -2 f (1 - f^2)``."""
+
+    image = (-1.0, 1.0)
 
     @staticmethod
     def f(x):
@@ -164,6 +184,8 @@ class Tanh(Activation):
 class Softplus(Activation):
     """``f(x) = log(1 + e^x)``, ``f' = sigmoid(x)``, ``f'' = sigmoid(x)(1 - sigmoid(x))``."""
 
+    image = (0.0, math.inf)
+
     @staticmethod
     def f(x):
         return softplus(x)
@@ -185,6 +207,11 @@ class ELU(Activation):
     def __init__(self, alpha=1.0, name=None):
         super().__init__(name=name)
         self.alpha = real_number(alpha, "alpha", low=0.0, include_low=False)
+
+    @property
+    def image(self):
+        """``(-alpha, inf)``: ``alpha (e^x - 1)`` tends to ``-alpha`` as x falls."""
+        return (-self.alpha, math.inf)
 
     def _neg_exp(self, x):
         # e^x only where x <= 0, so large positive x never overflows

@@ -15,12 +15,17 @@ Conventions (docs/design.md has them all):
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from ..checks import FLOAT_DTYPES, check_float_dtype
 from ..registry import deserialize, serializable, serialize
+
+
+#: the interval of every real number, the output range of a layer that can output anything
+ANY_VALUE = (-math.inf, math.inf)
 
 
 class Layer:
@@ -79,6 +84,16 @@ class Layer:
 
     def __repr__(self):
         return self.describe()
+
+    # --- values ----------------------------------------------------------------------------------
+    def output_range(self, input_range=ANY_VALUE):
+        """``(low, high)``: an interval holding every output when every input lies in ``input_range``.
+
+        Lets a model tell, before training, whether its output can reach the targets at all (a sigmoid output
+        cannot reach pixels in 0..255). This default, for layers that can output any number (Dense,
+        convolutions), is ``(-inf, inf)``.
+        """
+        return ANY_VALUE
 
     # --- checks and saved state -------------------------------------------------------------------
     def _check_input(self, x, name="x"):
@@ -185,6 +200,12 @@ class Sequential(Layer):
                 dy = dy + grad_h
                 direct += grad_params.items()
         return dy, direct
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The range after each layer in turn: ``f_L(... f_1(input_range))``."""
+        for layer in self.layers:
+            input_range = layer.output_range(input_range)
+        return input_range
 
     # --- penalties --------------------------------------------------------------------------------
     def find(self, name_or_index):

@@ -10,7 +10,7 @@ from ...backends import ops
 from ..checks import int_pair
 from ..functions import conv_output_size
 from ..registry import serializable
-from .base import Layer
+from .base import ANY_VALUE, Layer
 from .images import check_fits, check_gradient, check_images
 
 
@@ -70,6 +70,10 @@ class MaxPool2D(_Pool2D):
         the pixel ``(r, q)``; 0 for pixels that are no window's first maximum."""
         dy = check_gradient(self, dy, self._output)
         return ops.max_pool2d_backward(dy, self._argmax, self._input_shape)
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The input's range: each output is one of the inputs (the padding, -inf, is never a window's maximum)."""
+        return input_range
 
 
 @serializable

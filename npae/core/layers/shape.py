@@ -6,7 +6,7 @@ import math
 
 from ..checks import check_float_array, check_shape
 from ..registry import serializable
-from .base import Layer
+from .base import ANY_VALUE, Layer
 
 
 @serializable
@@ -22,6 +22,10 @@ class Flatten(Layer):
     def backward(self, dy):
         """``dx = dy.reshape(x.shape)`` (a reshape is a permutation-free identity map)."""
         return dy.reshape(self._saved("_shape"))
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The input's range: a reshape moves values without changing them."""
+        return input_range
 
 
 @serializable
@@ -47,6 +51,10 @@ class Reshape(Layer):
     def backward(self, dy):
         """``dx = dy.reshape(x.shape)``."""
         return dy.reshape(self._saved("_shape"))
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The input's range: a reshape moves values without changing them."""
+        return input_range
 
     def get_config(self):
         return {"shape": list(self.shape)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...backends import ops
 from ..checks import int_pair
 from ..registry import serializable
-from .base import Layer
+from .base import ANY_VALUE, Layer
 from .images import check_gradient, check_images
 
 MODES = ("nearest", "bilinear")
@@ -54,6 +54,10 @@ class UpSampling2D(Layer):
         dy = check_gradient(self, dy, self._output)
         adjoint = ops.upsample_nearest_backward if self.mode == "nearest" else ops.upsample_bilinear_backward
         return adjoint(dy, self.scale)
+
+    def output_range(self, input_range=ANY_VALUE):
+        """The input's range: each output is an input (nearest) or a weighted mean of inputs (bilinear)."""
+        return input_range
 
     def get_config(self):
         return {"scale": list(self.scale), "mode": self.mode}
