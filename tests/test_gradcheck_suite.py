@@ -10,8 +10,8 @@ import pytest
 from npae import Layer, Tanh
 from npae.backends import BACKENDS
 from npae.core.layers import Activation
-from npae.gradcheck import suite
 from npae.core.losses import Loss
+from npae.gradcheck import suite
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
