@@ -1,4 +1,4 @@
-"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``.
+"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``, ``npae exercises``.
 
 Imports are done inside each command so that ``npae --help`` stays instant.
 """
@@ -84,6 +84,12 @@ def cmd_gradcheck(args, extra):
     return gradcheck_main(extra)
 
 
+def cmd_exercises(argv):
+    from ..exercises.cli import main as exercises_main
+
+    return exercises_main(argv)
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="npae", description="Autoencoders from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,7 +112,9 @@ def make_parser():
     train.add_argument("--data-dir", default=None)
     train.add_argument("--seed", type=int, default=0)
 
-    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch)",
+    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch, JAX)",
+                   add_help=False)
+    sub.add_parser("exercises", help="derive a backward pass yourself; npae checks it and names the mistake",
                    add_help=False)
     return parser
 
@@ -116,6 +124,8 @@ def main(argv=None):
     parser = make_parser()
     if argv and argv[0] == "gradcheck":  # its own parser owns the remaining options
         return cmd_gradcheck(None, argv[1:])
+    if argv and argv[0] == "exercises":  # likewise
+        return cmd_exercises(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "train":
         for name in ("epochs", "code_dim", "batch_size"):
