@@ -18,7 +18,7 @@ def listing():
     for number, exercise in enumerate(EXERCISES, 1):
         lines.append(f"{number:3d}  {exercise.name.ljust(width)}  {exercise.title}")
         lines += textwrap.wrap(f"teaches {exercise.teaches}", 110, initial_indent=" " * (width + 7),
-                               subsequent_indent=" " * (width + 15))
+                               subsequent_indent=" " * (width + 7))
     lines += ["", "Start one with `npae exercises start NAME`, check it with `npae exercises check FILE`."]
     return "\n".join(lines)
 

@@ -43,7 +43,8 @@ KL = Template(
                          'slope = derive("dKL/dq at q, shape (units,)")'}),
         Derive(KLSparsity.value_and_grad, '''
             ``(P, dP/dh)`` for the sigmoid outputs ``h`` (N, units).
-            ''', blanks={"return self.beta * float(kl.sum()), (self.beta * slope / n).astype(h.dtype)":
+            ''', blanks={"n = h.shape[0]": "",
+                         "return self.beta * float(kl.sum()), (self.beta * slope / n).astype(h.dtype)":
                          'return self.beta * float(kl.sum()), derive("dP/dh, shape (N, units) or (units,)")'}),
     )),),
     demo='''
