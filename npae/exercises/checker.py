@@ -23,26 +23,24 @@ import numpy as np
 
 from .. import backends
 from ..gradcheck.finite_differences import relative_error
+from ..gradcheck.suite import ORACLES
 from .diagnosis import Verdict, diagnose
 from .exercise import FD_TOL, ORACLE_TOL, Failure, attempt, line_in
-
-#: the autograd frameworks a check compares with where installed: (name, module, bridge module)
-ORACLES = (("PyTorch", "torch", "npae.gradcheck.torch_bridge"), ("JAX", "jax", "npae.gradcheck.jax_bridge"))
-
 
 class ExerciseFileError(ValueError):
     """The file cannot be checked: it does not exist, does not run, or does not say which exercise it is."""
 
 
 def installed_oracles():
-    """``[(name, bridge)]`` for the frameworks of ``ORACLES`` that can be imported."""
+    """``[(name, bridge)]`` for the autograd frameworks of ``npae gradcheck`` (``suite.ORACLES``) that are installed:
+    ``[("PyTorch", npae.gradcheck.torch_bridge), ("JAX", npae.gradcheck.jax_bridge)]`` with both."""
     found = []
-    for name, module, bridge in ORACLES:
+    for module, (name, _) in ORACLES.items():
         try:
             importlib.import_module(module)
         except ImportError:
             continue
-        found.append((name, importlib.import_module(bridge)))
+        found.append((name, importlib.import_module(f"..gradcheck.{module}_bridge", __package__)))
     return found
 
 
