@@ -59,3 +59,41 @@ def one_numba_thread():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(threads)
+
+
+def oracle_fixtures(framework, tolerance):
+    """``(fixture, terminal_summary)`` for a group comparing npae with the autograd ``framework`` (``"PyTorch"``).
+
+    The fixture, ``matches(errors, what)``, asserts every max relative error in ``{tensor: error}`` is below
+    ``tolerance`` and counts the tensors; ``terminal_summary`` (a ``pytest_terminal_summary`` hook) prints the
+    count and the worst error at the end of the run. A conftest binds them to its own names::
+
+        matches_torch, pytest_terminal_summary = oracle_fixtures("PyTorch", 1e-8)
+    """
+    tally_key = pytest.StashKey[dict]()
+
+    def tally(config):
+        return config.stash.setdefault(tally_key, {"tensors": 0, "worst": 0.0})
+
+    @pytest.fixture(scope="session")
+    def matches(request):
+        counts = tally(request.config)
+
+        def check(errors, what=""):
+            assert errors, f"{what}: nothing was compared"
+            counts["tensors"] += len(errors)
+            counts["worst"] = max(counts["worst"], *errors.values())
+            bad = {name: err for name, err in errors.items() if not err < tolerance}
+            assert not bad, f"{what}: relative error vs {framework} above {tolerance:g}: {bad}"
+
+        return check
+
+    def terminal_summary(terminalreporter, config):
+        counts = config.stash.get(tally_key, None)
+        if counts and counts["tensors"]:
+            terminalreporter.write_line(
+                f"npae vs {framework}: {counts['tensors']} tensors compared, worst max relative error "
+                f"{counts['worst']:.2e} (tolerance {tolerance:g})"
+            )
+
+    return matches, terminal_summary

@@ -1,4 +1,5 @@
-"""npae.gradcheck.suite: the `npae gradcheck` table (finite differences; the torch part is in tests/against_torch)."""
+"""npae.gradcheck.suite: the `npae gradcheck` table (finite differences; the torch and JAX rows are checked in
+tests/against_torch and tests/against_jax)."""
 
 import math
 import sys
@@ -9,6 +10,7 @@ import pytest
 from npae import Layer, Tanh
 from npae.backends import BACKENDS
 from npae.core.layers import Activation
+from npae.core.losses import Loss
 from npae.gradcheck import suite
 
 
@@ -102,14 +104,14 @@ def test_format_table_aligns_and_counts():
 
 def test_main_prints_the_table_and_exits_zero(capsys, float64_rows, monkeypatch):
     passing = [row for row in float64_rows if row.passed]
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend: passing)
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend, progress=None: passing)
     assert suite.main([]) == 0
     out = capsys.readouterr().out
     assert "Dense(5, 4)" in out and out.strip().endswith(f"{len(passing)} gradients checked, 0 failed")
 
 
 def test_main_exits_one_on_a_failure(capsys, monkeypatch):
-    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend: [suite.Row("Broken", "x", 1.0, False)])
+    monkeypatch.setattr(suite, "run", lambda against, dtype, seed, only, backend, progress=None: [suite.Row("Broken", "x", 1.0, False)])
     assert suite.main(["--dtype", "float32"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
@@ -122,12 +124,50 @@ def test_against_torch_without_torch_says_so(capsys, monkeypatch):
         suite.run(against="torch")
 
 
+@pytest.mark.parametrize("module, name", [("torch", "PyTorch"), ("jax", "JAX")])
+def test_against_a_framework_that_is_not_installed_says_so(capsys, monkeypatch, module, name):
+    monkeypatch.setitem(sys.modules, module, None)
+    assert suite.main(["--against", "torch,jax"]) == 2
+    assert f"against='{module}' needs {name}, which is not installed (pip install {module})" in capsys.readouterr().err
+
+
+def test_against_names_one_or_both_frameworks():
+    assert suite.oracles(None) == ()
+    assert suite.oracles("jax") == ("jax",)
+    assert suite.oracles("torch, jax") == suite.oracles(["torch", "jax"]) == ("torch", "jax")
+    for bad in ("tensorflow", "torch,torch", "", ["torch", 3], "torch,"):
+        with pytest.raises(ValueError, match=r"against: expected None, or one or more of \['jax', 'torch'\]"):
+            suite.oracles(bad)
+
+
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="against: expected None or 'torch', got 'tensorflow'"):
+    with pytest.raises(ValueError, match="against: expected None, or one or more of .* got 'tensorflow'"):
         suite.run(against="tensorflow")
+    with pytest.raises(SystemExit):
+        suite.main(["--against", "tensorflow"])
     with pytest.raises(TypeError, match="dtype: expected float32 or float64, got int32"):
         suite.run(dtype="int32")
     with pytest.raises(SystemExit):
         suite.main(["--dtype", "float16"])
     with pytest.raises(SystemExit):
         suite.main(["--only", "Conv3D"])
+
+
+@pytest.mark.parametrize("oracle, name", [("torch", "PyTorch"), ("jax", "JAX")])
+def test_a_component_without_an_autograd_reference_is_a_failing_row(monkeypatch, oracle, name):
+    pytest.importorskip(oracle, reason=f"compares with {name}, which is not installed")
+
+    class AbsoluteError(Loss):
+        def _elementwise(self, pred, target):
+            return np.abs(pred - target)
+
+        def _elementwise_grad(self, pred, target):
+            return np.sign(pred - target)
+
+    found = suite.components()
+    monkeypatch.setattr(suite, "components", lambda: {**found, "AbsoluteError": AbsoluteError})
+    rows = suite.run(against=oracle, only=["AbsoluteError"])
+    assert [row.passed for row in rows if " vs " not in row.component] == [True, True]
+    oracle_rows = [row for row in rows if row.component.endswith(f" vs {oracle}")]
+    assert len(oracle_rows) == 2 and not any(row.passed for row in oracle_rows)
+    assert all(math.isnan(row.max_rel_error) and f"no {name} reference" in row.tensor for row in oracle_rows)

@@ -1,4 +1,4 @@
-"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``.
+"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``, ``npae exercises``.
 
 Imports are done inside each command so that ``npae --help`` stays instant.
 """
@@ -87,6 +87,12 @@ def cmd_gradcheck(args, extra):
     return gradcheck_main(extra)
 
 
+def cmd_exercises(argv):
+    from ..exercises.cli import main as exercises_main
+
+    return exercises_main(argv)
+
+
 DATA_DIR_HELP = (
     "folder holding mnist/ with the four IDX files (default: $NPAE_DATA_DIR, then the download cache "
     "~/.cache/npae; without files or network, synthetic digits stand in and every output says so)"
@@ -134,8 +140,10 @@ def make_parser():
     train.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
 
-    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch); "
+    sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch, JAX); "
                                      "npae gradcheck --help lists its options", add_help=False)
+    sub.add_parser("exercises", help="derive a backward pass yourself; npae checks it and names the mistake; "
+                                     "npae exercises --help lists its commands", add_help=False)
     return parser
 
 
@@ -144,6 +152,8 @@ def main(argv=None):
     parser = make_parser()
     if argv and argv[0] == "gradcheck":  # its own parser owns the remaining options
         return cmd_gradcheck(None, argv[1:])
+    if argv and argv[0] == "exercises":  # likewise
+        return cmd_exercises(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "train":
         for name in ("epochs", "code_dim", "batch_size"):

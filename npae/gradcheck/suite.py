@@ -1,9 +1,10 @@
 """The table behind ``npae gradcheck``: every gradient of the library, checked on small random problems.
 
 For each layer, activation, loss and penalty, ``run`` checks the analytic gradients against central finite
-differences (``npae.gradcheck``) and, with ``against="torch"``, against PyTorch on the same weights. Each check
-gives one row per tensor: the component, the tensor (``x``, ``W``, ``b``, ``pred``, ...), the max relative
-error and whether it passed.
+differences (``npae.gradcheck``) and, with ``against="torch"``, ``"jax"`` or ``"torch,jax"``, against those
+autograd frameworks on the same weights (``torch_bridge.py``, ``jax_bridge.py``). Each check gives one row per
+tensor: the component, the tensor (``x``, ``W``, ``b``, ``pred``, ...), the max relative error and whether it
+passed.
 
 Tolerances (max relative error):
 
@@ -12,7 +13,7 @@ Tolerances (max relative error):
   each output carries float32 rounding (``eps = 6e-8``), so the difference quotient is off by about
   ``eps |L| / h``, a few ``1e-4`` relative on these problems (the worst of seeds 0-5, on the VAE loss, is
   1.9e-3);
-- PyTorch, always in float64: ``1e-8`` (outputs ``y`` and values are compared too).
+- PyTorch and JAX, always in float64: ``1e-8`` (outputs ``y`` and values are compared too).
 
 Coverage: activations and losses are found at call time (every concrete subclass, built with its defaults);
 layers and penalties that need constructor arguments have cases in ``LAYER_CASES`` and ``penalty_cases``.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
 import math
 import sys
@@ -45,15 +47,17 @@ from ..core.registry import registered
 from ..training.history import ProgressBar
 from .finite_differences import check_function
 from ..models.zoo import mlp_vae
-from .torch_bridge import (
-    NoTorchEquivalent, compare_loss_with_torch, compare_parameter_penalty_with_torch, compare_vae_with_torch,
-    compare_with_torch, npae_gradients,
-)
+from . import jax_bridge, torch_bridge
+from .twins import npae_gradients
 
 FD_TOL = {np.float64: 1e-6, np.float32: 1e-2}
 FD_STEP = {np.float64: 1e-6, np.float32: 2.0**-10}
-TORCH_TOL = 1e-8
-AGAINST = (None, "torch")
+#: tolerance of the autograd oracles (PyTorch, JAX), always in float64
+ORACLE_TOL = 1e-8
+#: the autograd frameworks ``run`` can compare with: ``{module name: (name, how to install it)}``; the twins
+#: are in ``npae.gradcheck.<module>_bridge``, and a case holds each comparison under the module's name
+ORACLES = {"torch": ("PyTorch", "pip install torch"), "jax": ("JAX", "pip install jax")}
+NO_EQUIVALENT = (torch_bridge.NoTorchEquivalent, jax_bridge.NoJaxEquivalent)
 
 
 class Row(NamedTuple):
@@ -67,14 +71,15 @@ class Row(NamedTuple):
 class Case:
     """One component on one small problem.
 
-    ``finite_differences(dtype, rng)`` and ``torch(rng)`` return ``{tensor: max relative error}``;
-    ``torch`` is None when PyTorch has no counterpart.
+    ``finite_differences(dtype, rng)``, ``torch(rng)`` and ``jax(rng)`` return ``{tensor: max relative error}``;
+    ``torch`` and ``jax`` are None when the autograd frameworks have no counterpart.
     """
 
     component: str
     covers: str
     finite_differences: Callable
     torch: Callable | None = None
+    jax: Callable | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -122,11 +127,11 @@ def loss_finite_differences(loss, pred, target, dtype):
     return check_function(value_and_grads, {"pred": pred}, h=FD_STEP[dtype])
 
 
-def layer_case(label, covers, make_layer, input_shape, training=False, corruption=False, torch_twin=True):
+def layer_case(label, covers, make_layer, input_shape, training=False, corruption=False, twin=True):
     """A case for ``make_layer(rng)`` (a layer, or a Sequential with penalties) on an input of ``input_shape``.
 
     ``training`` runs forward in training mode (attached penalties count); ``corruption`` marks a noise layer:
-    checked in training mode with one fixed draw, and with no PyTorch counterpart (nor when ``torch_twin`` is
+    checked in training mode with one fixed draw, and with no PyTorch or JAX counterpart (nor when ``twin`` is
     False).
     """
 
@@ -137,11 +142,15 @@ def layer_case(label, covers, make_layer, input_shape, training=False, corruptio
         draw_seed = int(rng.integers(2**31)) if corruption else None
         return layer_finite_differences(layer, x, dy, dtype, training or corruption, draw_seed)
 
-    def torch(rng):
-        layer = make_layer(rng).astype(np.float64)
-        return compare_with_torch(layer, spread(rng, input_shape), seed=rng)
+    def oracle(compare):
+        def against(rng):
+            layer = make_layer(rng).astype(np.float64)
+            return compare(layer, spread(rng, input_shape), seed=rng)
 
-    return Case(label, covers, finite_differences, torch if torch_twin and not corruption else None)
+        return against if twin and not corruption else None
+
+    return Case(label, covers, finite_differences, oracle(torch_bridge.compare_with_torch),
+                oracle(jax_bridge.compare_with_jax))
 
 
 def loss_case(loss, shape=(3, 4)):
@@ -151,10 +160,11 @@ def loss_case(loss, shape=(3, 4)):
         pred = spread(rng, shape, dtype)
         return loss_finite_differences(loss, pred, rng.random(shape).astype(dtype), dtype)
 
-    def torch(rng):
-        return compare_loss_with_torch(loss, spread(rng, shape), rng.random(shape))
+    def oracle(compare):
+        return lambda rng: compare(loss, spread(rng, shape), rng.random(shape))
 
-    return Case(repr(loss), type(loss).__name__, finite_differences, torch)
+    return Case(repr(loss), type(loss).__name__, finite_differences, oracle(torch_bridge.compare_loss_with_torch),
+                oracle(jax_bridge.compare_loss_with_jax))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,8 +214,8 @@ LAYER_CASES = {
     "LogVariance": [((), {}, (3, 4)), ((4,), {}, (3, 4))],
 }
 
-#: layers with no ``torch.nn`` counterpart (their PyTorch check is the whole model's, see ``vae_cases``)
-NO_TORCH_TWIN = ("LogVariance",)
+#: layers with no PyTorch or JAX twin of their own (their autograd check is the whole model's, see ``vae_cases``)
+NO_AUTOGRAD_TWIN = ("LogVariance",)
 
 
 def _label(cls_name, args, kwargs):
@@ -265,10 +275,12 @@ def _parameter_penalty_case(penalty):
         weights = {name: param for name, param in net.named_parameters() if name.endswith(".W")}
         return check_function(value_and_grads, weights, h=FD_STEP[dtype])
 
-    def torch(rng):
-        return compare_parameter_penalty_with_torch(penalty, _stack(rng, (4, 3, 2), (Tanh, Tanh)).astype(np.float64))
+    def oracle(compare):
+        return lambda rng: compare(penalty, _stack(rng, (4, 3, 2), (Tanh, Tanh)).astype(np.float64))
 
-    return Case(f"{penalty!r} on Dense-Tanh-Dense-Tanh", type(penalty).__name__, finite_differences, torch)
+    return Case(f"{penalty!r} on Dense-Tanh-Dense-Tanh", type(penalty).__name__, finite_differences,
+                oracle(torch_bridge.compare_parameter_penalty_with_torch),
+                oracle(jax_bridge.compare_parameter_penalty_with_jax))
 
 
 def penalty_cases():
@@ -306,10 +318,11 @@ def _vae_case(label, **options):
         tensors = dict(model.named_parameters())
         return check_function(value_and_grads, tensors, h=FD_STEP[dtype])
 
-    def torch(rng):
-        return compare_vae_with_torch(*problem(rng, np.float64))
+    def oracle(compare):
+        return lambda rng: compare(*problem(rng, np.float64))
 
-    return Case(label, "VAE", finite_differences, torch)
+    return Case(label, "VAE", finite_differences, oracle(torch_bridge.compare_vae_with_torch),
+                oracle(jax_bridge.compare_vae_with_jax))
 
 
 def vae_cases():
@@ -349,7 +362,7 @@ def cases():
         for args, kwargs, shape in LAYER_CASES.get(name, ()):
             make = _constructor(cls, args, kwargs)
             out.append(layer_case(_label(name, args, kwargs), name, make, shape, corruption=hasattr(cls, "corrupt"),
-                                  torch_twin=name not in NO_TORCH_TWIN))
+                                  twin=name not in NO_AUTOGRAD_TWIN))
     return out + [_sequential_case()] + penalty_cases() + vae_cases()
 
 
@@ -380,13 +393,27 @@ def _selected(all_cases, only):
     return set(only)
 
 
-def _require_torch():
+def oracles(against):
+    """The autograd frameworks ``against`` names, as a tuple: None, ``"torch"``, ``"jax"``, ``"torch,jax"`` or a
+    list of those names."""
+    if against is None:
+        return ()
+    names = against.split(",") if isinstance(against, str) else against
+    expected = f"None, or one or more of {sorted(ORACLES)} (a list, or a string such as 'torch,jax')"
+    if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
+        names = tuple(name.strip() for name in names)
+        if names and set(names) <= set(ORACLES) and len(set(names)) == len(names):
+            return names
+    raise ValueError(f"against: expected {expected}, got {against!r}")
+
+
+def _require(oracle):
+    """Import the framework ``oracle`` (``"torch"``, ``"jax"``), or raise an ImportError saying how to install it."""
+    name, install = ORACLES[oracle]
     try:
-        import torch  # noqa: F401
+        importlib.import_module(oracle)
     except ImportError as exc:
-        raise ImportError(
-            "against='torch' needs PyTorch, which is not installed (pip install torch)"
-        ) from exc
+        raise ImportError(f"against={oracle!r} needs {name}, which is not installed ({install})") from exc
 
 
 @contextlib.contextmanager
@@ -411,17 +438,17 @@ def one_numba_thread():
 def run(against=None, dtype="float64", seed=0, only=None, backend=None, progress=None):
     """Check every component; returns a list of ``Row(component, tensor, max_rel_error, passed)``.
 
-    ``against="torch"`` adds the PyTorch comparison (in float64, tolerance 1e-8) after each component's
-    finite-difference rows. ``seed`` fixes every draw (weights, inputs, upstream gradients). ``only``: a list
-    of class names (``["Conv2D", "MaxPool2D"]``) to check just those; None checks everything. ``backend``:
-    ``"reference"`` or ``"fast"`` (None: the one in use). Numba kernels run on one thread meanwhile.
-    ``progress(done, total, component)`` is called after each component is checked.
+    ``against="torch"``, ``"jax"`` or ``"torch,jax"`` adds the comparison with those autograd frameworks (in
+    float64, tolerance 1e-8) after each component's finite-difference rows. ``seed`` fixes every draw (weights,
+    inputs, upstream gradients). ``only``: a list of class names (``["Conv2D", "MaxPool2D"]``) to check just
+    those; None checks everything. ``backend``: ``"reference"`` or ``"fast"`` (None: the one in use). Numba
+    kernels run on one thread meanwhile. ``progress(done, total, component)`` is called after each component
+    is checked.
     """
-    if against not in AGAINST:
-        raise ValueError(f"against: expected None or 'torch', got {against!r}")
+    frameworks = oracles(against)
     dtype = check_float_dtype(dtype)
-    if against == "torch":
-        _require_torch()
+    for oracle in frameworks:
+        _require(oracle)
     all_cases = cases()
     names = _selected(all_cases, only)
     rows = []
@@ -429,21 +456,22 @@ def run(against=None, dtype="float64", seed=0, only=None, backend=None, progress
     with backends.backend(backend or backends.get_backend()), one_numba_thread():
         for done, case in enumerate(chosen, start=1):
             rows += _rows(case.component, case.finite_differences(dtype, as_generator(seed)), FD_TOL[dtype])
-            if against == "torch" and case.torch is not None:
-                rows += _torch_rows(case, seed)
+            for oracle in frameworks:
+                if getattr(case, oracle) is not None:
+                    rows += _oracle_rows(case, oracle, seed)
             if progress is not None:
                 progress(done, len(chosen), case.component)
     return rows + _uncovered_rows(all_cases, names)
 
 
-def _torch_rows(case, seed):
-    """The PyTorch rows of a case, or one failing row when the bridge has no reference for the component."""
-
-    component = f"{case.component} vs torch"
+def _oracle_rows(case, oracle, seed):
+    """The rows of a case against ``oracle``, or one failing row when its bridge has no reference for it."""
+    component = f"{case.component} vs {oracle}"
     try:
-        return _rows(component, case.torch(as_generator(seed)), TORCH_TOL)
-    except NoTorchEquivalent:
-        return [Row(component, "(no PyTorch reference in npae.gradcheck.torch_bridge)", math.nan, False)]
+        return _rows(component, getattr(case, oracle)(as_generator(seed)), ORACLE_TOL)
+    except NO_EQUIVALENT:
+        name = ORACLES[oracle][0]
+        return [Row(component, f"(no {name} reference in npae.gradcheck.{oracle}_bridge)", math.nan, False)]
 
 
 def format_table(rows):
@@ -461,18 +489,19 @@ def format_table(rows):
 
 
 def main(argv=None):
-    """``npae gradcheck [--against torch] [--dtype float64] [--seed 0] [--only NAME ...]``.
+    """``npae gradcheck [--against torch|jax|torch,jax] [--dtype float64] [--seed 0] [--only NAME ...]``.
 
-    Prints the table; the exit code is 0 when every check passes, 1 when one fails, 2 when torch is
+    Prints the table; the exit code is 0 when every check passes, 1 when one fails, 2 when a framework is
     requested but not installed.
     """
     parser = argparse.ArgumentParser(
         prog="npae gradcheck",
-        description="Check every gradient of npae by central finite differences, and optionally against PyTorch.",
+        description="Check every gradient of npae by central finite differences, and optionally against PyTorch "
+                    "and JAX autograd.",
     )
-    parser.add_argument("--against", choices=["torch"], default=None,
-                        help="also compare outputs and gradients with PyTorch (float64, tolerance 1e-8) "
-                             "(default: finite differences only)")
+    parser.add_argument("--against", default=None, metavar="torch|jax|torch,jax",
+                        help="also compare outputs and gradients with PyTorch, JAX or both (float64, tolerance "
+                             "1e-8) (default: finite differences only)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-2 in float32) "
                              "(default: float64)")

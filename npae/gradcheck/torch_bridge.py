@@ -9,7 +9,7 @@ Usage::
 
     import numpy as np, torch
     from npae import Dense, ReLU, Sequential
-    from npae.torch_bridge import compare_with_torch, copy_weights, to_torch
+    from npae.gradcheck.torch_bridge import compare_with_torch, copy_weights, to_torch
 
     net = Sequential([Dense(784, 32, rng=0), ReLU()]).astype(np.float64)
     twin = to_torch(net)            # torch Sequential(Linear(784, 32), ReLU()), float64, same weights
@@ -23,9 +23,12 @@ The other comparisons, each returning ``{tensor: max relative error}``: ``compar
 value and gradient), ``compare_parameter_penalty_with_torch`` (weight decay, L1 weights),
 ``compare_vae_with_torch`` (the VAE objective with its noise held fixed); penalties attached to a Sequential
 (L1 activity, KL sparsity, contractive) are included by ``compare_with_torch``, which then compares
-``sum(dy * y) + P`` in training mode. Supported layers: Dense, the activations, Conv2D, Conv2DTranspose,
-MaxPool2D, AvgPool2D, UpSampling2D, Flatten, Reshape (``nn.Unflatten``) and the corruptions (``nn.Identity``,
-their inference behaviour).
+``sum(dy * y) + P`` in training mode. The gradient functions under them (``layer_gradients``,
+``activation_derivatives``, ``loss_gradient``, ``activity_penalty_gradient``, ``contractive_gradients``,
+``reparameterize_gradients``, ``kl_gradients``) return torch's gradients as NumPy arrays; ``npae exercises
+check`` compares a learner's answers with them, and ``jax_bridge.py`` has the same functions in JAX.
+Supported layers: Dense, the activations, Conv2D, Conv2DTranspose, MaxPool2D, AvgPool2D, UpSampling2D, Flatten,
+Reshape (``nn.Unflatten``) and the corruptions (``nn.Identity``, their inference behaviour).
 
 ``torch`` is imported inside the functions, so ``import npae`` works without it.
 """
@@ -36,9 +39,9 @@ import math
 
 import numpy as np
 
-from ..core.checks import as_generator
 from ..core.layers import Layer, Sequential
 from .finite_differences import relative_error
+from .twins import attached_penalties, compare_network
 
 DIRECTIONS = ("to_torch", "from_torch")
 
@@ -209,9 +212,24 @@ def torch_gradients(npae_seq, torch_seq):
     return grads
 
 
-def npae_gradients(net):
-    """The gradient of every parameter of a layer, Sequential or model by qualified name (``"0.W"``, or ``"W"``)."""
-    return dict(net.named_gradients())
+def layer_gradients(net, x, dy):
+    """torch's ``{"y", ["penalty",] "x", "<param name>"...}`` for ``L = sum(dy * y) + P``, as NumPy arrays.
+
+    ``P`` is the sum of the penalties attached to a Sequential (0 without; see ``torch_activity_penalty``). The
+    twin has ``net``'s dtype: pass a float64 net for a meaningful comparison.
+    """
+    torch = _import_torch()
+    twin = to_torch(net)
+    penalties = attached_penalties(net)
+    x_t = torch.tensor(np.asarray(x, dtype=net.dtype or np.float64), requires_grad=True)
+    outputs = _run_layer_by_layer(twin, x_t) if penalties else [x_t, twin(x_t)]
+    penalty_t = sum(torch_activity_penalty(p, outputs, i) for i, p in penalties)
+    ((outputs[-1] * torch.as_tensor(dy, dtype=x_t.dtype)).sum() + penalty_t).backward()
+    result = {"y": outputs[-1].detach().numpy()}
+    if penalties:
+        result["penalty"] = penalty_t.item()
+    result["x"] = x_t.grad.numpy()
+    return {**result, **torch_gradients(net, twin)}
 
 
 def compare_with_torch(net, x, dy=None, seed=0):
@@ -223,26 +241,18 @@ def compare_with_torch(net, x, dy=None, seed=0):
     Returns ``{"y": ..., ["penalty": ...,] "x": ..., "<qualified param name>": ...}``.
     Use a float64 net for a meaningful comparison; corruption layers are compared at inference only.
     """
+    _import_torch()
+    return compare_network(net, x, dy, seed, layer_gradients)
+
+
+def activation_derivatives(activation, x):
+    """``(f'(x), f''(x))`` of an npae activation layer by torch autograd (double backprop), as NumPy arrays."""
     torch = _import_torch()
-    twin = to_torch(net)
-    penalties = attached_penalties(net)
-    x = np.asarray(x, dtype=net.dtype or np.float64)
-    y = net.forward(x, training=bool(penalties))
-    if dy is None:
-        dy = as_generator(seed).standard_normal(y.shape)
-    dy = np.asarray(dy, dtype=y.dtype)
-    dx = net.backward(dy.copy())
-    x_t = torch.tensor(x, requires_grad=True)
-    outputs = _run_layer_by_layer(twin, x_t) if penalties else [x_t, twin(x_t)]
-    penalty_t = sum(torch_activity_penalty(p, outputs, i) for i, p in penalties)
-    ((outputs[-1] * torch.from_numpy(dy)).sum() + penalty_t).backward()
-    errors = {"y": relative_error(y, outputs[-1].detach().numpy())}
-    if penalties:
-        errors["penalty"] = relative_error(net.penalty_value, penalty_t.item())
-    errors["x"] = relative_error(dx, x_t.grad.numpy())
-    theirs = torch_gradients(net, twin)
-    errors.update({name: relative_error(grad, theirs[name]) for name, grad in npae_gradients(net).items()})
-    return errors
+    f = _builder(activation, torch.nn)[1](activation)
+    x_t = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    (first,) = torch.autograd.grad(f(x_t).sum(), x_t, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), x_t)
+    return first.detach().numpy(), second.numpy()
 
 
 def _run_layer_by_layer(twin, x_t):
@@ -282,26 +292,25 @@ def torch_loss(loss):
     return lambda pred, target: _batch_reduce(elementwise[kind](pred, target), loss.reduction)
 
 
+def loss_gradient(loss, pred, target):
+    """``(value, dvalue/dpred)`` of the npae ``loss`` by torch autograd (float, NumPy array)."""
+    torch = _import_torch()
+    pred_t = torch.tensor(np.asarray(pred, dtype=np.float64), requires_grad=True)
+    value_t = torch_loss(loss)(pred_t, torch.tensor(np.asarray(target, dtype=np.float64)))
+    value_t.backward()
+    return value_t.item(), pred_t.grad.numpy()
+
+
 def compare_loss_with_torch(loss, pred, target):
     """Max relative errors of an npae loss's value and gradient against torch: ``{"value", "pred"}``."""
-    torch = _import_torch()
     value, grad = loss.value_and_grad(pred, target)
-    pred_t = torch.tensor(pred, requires_grad=True)
-    value_t = torch_loss(loss)(pred_t, torch.tensor(target))
-    value_t.backward()
-    return {"value": relative_error(value, value_t.item()), "pred": relative_error(grad, pred_t.grad.numpy())}
+    value_t, grad_t = loss_gradient(loss, pred, target)
+    return {"value": relative_error(value, value_t), "pred": relative_error(grad, grad_t)}
 
 
 # ----------------------------------------------------------------------------------------------
 # penalties, written from their definitions with torch autograd (no closed forms)
 # ----------------------------------------------------------------------------------------------
-
-
-def attached_penalties(net):
-    """``[(index, penalty)]`` for the penalties attached to a Sequential, by the index of the layer they name."""
-    if not isinstance(net, Sequential):
-        return []
-    return [(p.attached_index, p) for hooked in net.penalties.values() for p in hooked]
 
 
 def _kl_sparsity(penalty, h):
@@ -338,6 +347,38 @@ def torch_activity_penalty(penalty, outputs, index):
     if kind == "Contractive":
         return _contractive(penalty, outputs[index - 1], h, torch)
     raise NoTorchEquivalent(f"penalty: no PyTorch reference for npae {kind} (L1Activity, KLSparsity, Contractive)")
+
+
+def activity_penalty_gradient(penalty, h):
+    """``(P, dP/dh)`` of an L1-activity or KL-sparsity penalty on the activations ``h`` (N, units), by torch."""
+    torch = _import_torch()
+    h_t = torch.tensor(np.asarray(h, dtype=np.float64), requires_grad=True)
+    kind = type(penalty).__name__
+    if kind == "L1Activity":
+        value = penalty.lam * h_t.abs().sum() / h_t.shape[0]
+    elif kind == "KLSparsity":
+        value = _kl_sparsity(penalty, h_t)
+    else:
+        raise NoTorchEquivalent(f"penalty: no PyTorch reference for {kind} on activations (L1Activity, KLSparsity)")
+    value.backward()
+    return value.item(), h_t.grad.numpy()
+
+
+def contractive_gradients(penalty, activation, a, W):
+    """``(P, dP/da, dP/dW)`` of ``Contractive``'s ``P = lam / N sum_n ||J_n||_F^2`` with ``a`` and ``W`` independent.
+
+    ``J_n`` is the Jacobian of ``u -> s(a_n + u W)`` at ``u = 0`` (the layer ``h = s(x W + b)`` moved by ``u``
+    away from the input that gave ``a_n``), by double backprop: ``dP/da`` holds ``W`` fixed and ``dP/dW`` holds
+    ``a`` fixed, the two paths ``Contractive.gradients`` returns.
+    """
+    torch = _import_torch()
+    f = _builder(activation, torch.nn)[1](activation)
+    a_t = torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+    W_t = torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True)
+    u = torch.zeros((a_t.shape[0], W_t.shape[0]), dtype=torch.float64, requires_grad=True)
+    value = _contractive(penalty, u, f(a_t + u @ W_t), torch)
+    value.backward()
+    return value.item(), a_t.grad.numpy(), W_t.grad.numpy()
 
 
 def torch_parameter_penalty(penalty, weights):
@@ -382,6 +423,34 @@ def _torch_output_logvar(model, out, torch):
     return learned.reshape((1,) + per_sample), learned
 
 
+def _reparameterize(mu, logvar, eps):
+    return mu + (0.5 * logvar).exp() * eps
+
+
+def _kl(mu, logvar, free_bits, torch):
+    """``sum_j max(free_bits, 1/N sum_n KL_nj)`` with ``KL_nj = -1/2 (1 + logvar - mu^2 - e^logvar)``."""
+    per_dim = (-0.5 * (1 + logvar - mu * mu - logvar.exp())).mean(dim=0)
+    return torch.clamp(per_dim, min=free_bits).sum() if free_bits > 0 else per_dim.sum()
+
+
+def reparameterize_gradients(mu, logvar, eps, dz):
+    """``(dL/dmu, dL/dlogvar)`` by torch for ``L = sum(dz * z)``, ``z = mu + e^{logvar/2} eps`` (``eps`` fixed)."""
+    torch = _import_torch()
+    mu_t, logvar_t = (torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (mu, logvar))
+    z = _reparameterize(mu_t, logvar_t, torch.tensor(np.asarray(eps, dtype=np.float64)))
+    (z * torch.tensor(np.asarray(dz, dtype=np.float64))).sum().backward()
+    return mu_t.grad.numpy(), logvar_t.grad.numpy()
+
+
+def kl_gradients(mu, logvar, free_bits=0.0):
+    """``(KL, dKL/dmu, dKL/dlogvar)`` by torch for the VAE's batch-averaged KL term (``npae.models.vae.kl_term``)."""
+    torch = _import_torch()
+    mu_t, logvar_t = (torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (mu, logvar))
+    value = _kl(mu_t, logvar_t, free_bits, torch)
+    value.backward()
+    return value.item(), mu_t.grad.numpy(), logvar_t.grad.numpy()
+
+
 def _torch_vae_loss(model, encoder, decoder, x_t, eps_t, conditions, torch):
     """``recon + beta * KL`` in torch, from the definitions in ``npae.models.vae`` (nats per image, mean over N).
 
@@ -390,7 +459,7 @@ def _torch_vae_loss(model, encoder, decoder, x_t, eps_t, conditions, torch):
     n, k = x_t.shape[0], model.latent_dim
     h = encoder(torch.cat([x_t.reshape(n, -1), conditions], dim=1) if conditions is not None else x_t)
     mu, logvar = h[:, :k], h[:, k:]
-    z = mu + (0.5 * logvar).exp() * eps_t
+    z = _reparameterize(mu, logvar, eps_t)
     out = decoder(torch.cat([z, conditions], dim=1) if conditions is not None else z)
     learned = None
     if model.likelihood == "bernoulli":
@@ -398,9 +467,7 @@ def _torch_vae_loss(model, encoder, decoder, x_t, eps_t, conditions, torch):
     else:
         s, learned = _torch_output_logvar(model, out, torch)
         nll = 0.5 * (math.log(2 * math.pi) + s + (x_t - out) ** 2 * (-s).exp()).sum()
-    kl_per_dim = (-0.5 * (1 + logvar - mu * mu - logvar.exp())).mean(dim=0)
-    kl = torch.clamp(kl_per_dim, min=model.free_bits).sum() if model.free_bits > 0 else kl_per_dim.sum()
-    return nll / n + model.current_beta * kl, learned
+    return nll / n + model.current_beta * _kl(mu, logvar, model.free_bits, torch), learned
 
 
 def compare_vae_with_torch(model, x, eps, y=None):

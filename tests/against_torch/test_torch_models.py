@@ -17,7 +17,8 @@ from npae import Sequential
 from npae.gradcheck import relative_error
 from npae.datasets import DatasetNotFoundError, load_mnist, synthetic_digits
 from npae.models import zoo
-from npae.gradcheck.torch_bridge import compare_vae_with_torch, npae_gradients, to_torch, torch_gradients, torch_loss
+from npae.gradcheck.torch_bridge import compare_vae_with_torch, to_torch, torch_gradients, torch_loss
+from npae.gradcheck.twins import npae_gradients
 
 
 def compare_autoencoder(model, x):
