@@ -12,10 +12,14 @@ from .canvas import pyplot
 from .charts import (
     code_histograms, line_plot, log_y_axis, scatter_2d, scatter_panels, thumbnail_map, training_curves,
 )
-from .images import as_image, best_worst, channel_maps, filters_grid, image_grid, reconstruction_rows, show_image
+from .images import (
+    as_image, best_worst, channel_maps, filter_mosaic, filter_mosaics, filters_grid, image_grid, reconstruction_rows,
+    shorten, show_image,
+)
 
 __all__ = [
     "pyplot", "code_histograms", "line_plot", "log_y_axis", "scatter_2d", "scatter_panels", "thumbnail_map",
     "training_curves",
-    "as_image", "best_worst", "channel_maps", "filters_grid", "image_grid", "reconstruction_rows", "show_image",
+    "as_image", "best_worst", "channel_maps", "filter_mosaic", "filter_mosaics", "filters_grid", "image_grid",
+    "reconstruction_rows", "shorten", "show_image",
 ]

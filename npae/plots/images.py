@@ -172,6 +172,43 @@ def filters_grid(W, shape=(28, 28), n=None, title=None):
     return fig
 
 
+def filter_mosaic(W, shape, n=None, columns=None):
+    """The first ``n`` columns of ``W`` (in, units) as one image: tiles of ``shape`` ((H, W) or (3, H, W)) in
+    rows of ``columns`` (default: a square), each scaled to its own symmetric range and mapped onto [0, 1]
+    (0.5 = a zero weight), separated by 1-pixel white lines. Returns (rows, cols) or (rows, cols, 3)."""
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[0] != math.prod(shape):
+        raise ValueError(f"W: expected shape ({math.prod(shape)}, units) for filters of {shape}, got {W.shape}")
+    n = min(n or W.shape[1], W.shape[1])
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    tiles = [as_image(W[:, i], shape) for i in range(n)]
+    height, width = tiles[0].shape[:2]
+    mosaic = np.ones((rows * (height + 1) + 1, columns * (width + 1) + 1) + tiles[0].shape[2:])
+    for i, tile in enumerate(tiles):
+        scale = float(np.abs(tile).max()) or 1.0
+        top, left = 1 + (i // columns) * (height + 1), 1 + (i % columns) * (width + 1)
+        mosaic[top : top + height, left : left + width] = 0.5 + 0.5 * tile / scale
+    return mosaic
+
+
+def filter_mosaics(filters, shape, n=None, title=None):
+    """Filter sets side by side, one mosaic each (``{name: W (in, units)}``, see ``filter_mosaic``): e.g. the
+    weights a sparse autoencoder learnt beside PCA's components of the same data."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(filters), figsize=(4.6 * len(filters), 5.0), squeeze=False)
+    for ax, (name, W) in zip(axes[0], filters.items()):
+        mosaic = filter_mosaic(W, shape, n)
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, origin="upper", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name, fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def channel_maps(maps, titles=None, title=None, cmap="RdBu_r", symmetric=True, colorbar_label="value",
                  ncols=8):
     """Small 2-D arrays ``(C, H, W)`` (conv kernels, feature maps) on ONE shared colour scale, with a colorbar.
