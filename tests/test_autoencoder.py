@@ -101,6 +101,16 @@ def test_mismatched_encoder_decoder_caught_at_build():
         Autoencoder(enc, Sequential([Dense(4, 10)]))
 
 
+def test_dense_autoencoder_takes_any_flattened_size_or_the_image_shape():
+    flat = dense_autoencoder(input_dim=1200, hidden=(16,), code_dim=4)  # a 40x30 grey image, flattened
+    assert flat.input_shape == (1200,) and flat.reconstruct(np.zeros((2, 1200), np.float32)).shape == (2, 1200)
+    images = dense_autoencoder(input_shape=(3, 8, 6), hidden=(16,), code_dim=4, seed=0)
+    x = np.random.default_rng(0).random((5, 3, 8, 6)).astype(np.float32)
+    assert images.input_shape == (3, 8, 6) and images.reconstruct(x).shape == x.shape
+    same = dense_autoencoder(input_dim=144, hidden=(16,), code_dim=4, seed=0)  # the same weights, flat input
+    np.testing.assert_array_equal(images.encode(x), same.encode(x.reshape(5, -1)))
+
+
 def test_data_errors():
     ae = tiny_model("bce")
     with pytest.raises(TypeError, match=r"X: expected a float array, got dtype uint8 \(convert pixels"):

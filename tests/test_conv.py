@@ -206,6 +206,20 @@ def test_conv_autoencoder_matches_design():
     assert type(zoo.conv_autoencoder(loss="bce").decoder.layers[-1]).__name__ == "Conv2D"  # logits for BCE
 
 
+def test_conv_autoencoder_for_colour_images_of_any_size_divisible_by_4(tmp_path):
+    model = zoo.conv_autoencoder(code_dim=5, in_channels=3, image_size=(12, 20), seed=0)
+    x = np.random.default_rng(0).random((4, 3, 12, 20)).astype(np.float32)
+    assert model.input_shape == (3, 12, 20) and model.reconstruct(x).shape == x.shape
+    assert model.encode(x).shape == (4, 5) and model.encoder.layers[0].params["W"].shape == (16, 3, 3, 3)
+    model.save(tmp_path / "colour.npz")
+    np.testing.assert_array_equal(npae.load(tmp_path / "colour.npz").reconstruct(x), model.reconstruct(x))
+    with pytest.raises(ValueError, match=r"image_size: expected a height and width divisible by 4 .* got \(30, 30\); "
+                                         r"resize the images to e.g. \(32, 32\)"):
+        zoo.conv_autoencoder(image_size=(30, 30))
+    with pytest.raises(ValueError, match=r"in_channels: expected an int >= 1, got 0"):
+        zoo.conv_autoencoder(in_channels=0)
+
+
 @pytest.mark.parametrize("make", [
     lambda: Conv2D(2, 3, 3, padding=1, rng=0, dtype=np.float64),            # direct path
     lambda: Conv2D(2, 3, 3, stride=2, padding=1, rng=0, dtype=np.float64),  # gemm path

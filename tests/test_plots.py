@@ -238,3 +238,83 @@ def test_log_axes_are_labelled_with_plain_numbers(values, expected):
     labels = {t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if low <= v <= high}
     assert expected <= labels
     assert not any("10^" in label or "times" in label for label in labels)
+
+
+# ----------------------------------------------------------------------------------------------
+# Colour and any size: (C, H, W) images with 1 or 3 channels
+# ----------------------------------------------------------------------------------------------
+
+
+def pictures(n, channels, rng, height=5, width=7):
+    """Images (n, C, H, W), not square, with the top-left pixel bright so orientation can be checked."""
+    x = rng.random((n, channels, height, width)).astype(np.float32) * 0.5
+    x[:, :, 0, 0] = 1.0
+    return x
+
+
+def drawn(image):
+    """What ``imshow`` should receive for an image (C, H, W): (H, W) grey or (H, W, 3) colour."""
+    return image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+
+
+def test_as_image_reads_channels_first_images():
+    rgb = np.arange(60.0).reshape(3, 4, 5)
+    np.testing.assert_array_equal(plots.as_image(rgb), np.moveaxis(rgb, 0, -1))
+    np.testing.assert_array_equal(plots.as_image(rgb.ravel(), shape=(3, 4, 5)), np.moveaxis(rgb, 0, -1))
+    assert plots.as_image(np.zeros((1, 4, 5))).shape == (4, 5)
+    with pytest.raises(ValueError, match=r"image: expected \(H, W\), \(C, H, W\) with 1 or 3 channels"):
+        plots.as_image(np.zeros((2, 4, 5)))
+    with pytest.raises(ValueError, match=r"image: expected 60 values for shape \(3, 4, 5\), got shape \(59,\)"):
+        plots.as_image(np.zeros(59), shape=(3, 4, 5))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_grids_rows_and_best_worst_draw_one_or_three_channels(rng, channels):
+    x, r = pictures(6, channels, rng), pictures(6, channels, rng)
+    for ax, image in zip(image_axes(plots.image_grid(x, nrows=2)), x):
+        np.testing.assert_array_equal(ax.images[0].get_array(), drawn(image))
+        assert ax.images[0].origin == "upper"
+        assert (ax.images[0].get_cmap().name == "gray") == (channels == 1)
+    axes = np.array(image_axes(plots.reconstruction_rows(x, {"AE": r}))).reshape(2, 6)
+    np.testing.assert_array_equal(axes[1, 4].images[0].get_array(), drawn(r[4]))
+    errors = np.arange(6.0)
+    names = [f"folder/picture_number_{i}.png" for i in range(6)]
+    axes = np.array(image_axes(plots.best_worst(x, r, errors, n=2, names=names))).reshape(4, 2)
+    np.testing.assert_array_equal(axes[2, 0].images[0].get_array(), drawn(x[5]))  # the worst first
+    assert axes[2, 0].get_title() == "..._number_5.png\n5.0000"  # the end of the name, where names differ
+    flat = plots.image_grid(x.reshape(6, -1), shape=(channels, 5, 7))
+    np.testing.assert_array_equal(image_axes(flat)[0].images[0].get_array(), drawn(x[0]))
+
+
+def test_colour_filters_map_zero_to_grey(rng):
+    W = rng.normal(size=(3 * 4 * 4, 5))
+    W[:, 1] = 0
+    W[0, 2] = 10.0  # the largest weight of filter 2: red channel, top-left pixel
+    axes = image_axes(plots.filters_grid(W, shape=(3, 4, 4)))
+    assert len(axes) == 5
+    np.testing.assert_array_equal(axes[1].images[0].get_array(), 0.5)
+    assert axes[2].images[0].get_array()[0, 0, 0] == 1.0
+    with pytest.raises(ValueError, match=r"W: expected shape \(48, units\) for filters of \(3, 4, 4\)"):
+        plots.filters_grid(W[:40], shape=(3, 4, 4))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_thumbnail_map_draws_images_that_do_not_overlap(rng, channels):
+    points = rng.normal(size=(300, 2))
+    x = pictures(300, channels, rng)
+    fig = plots.thumbnail_map(points, x, xlabel="t-SNE 1", ylabel="t-SNE 2", thumbnail_size=0.08)
+    ax = fig.axes[0]
+    extents = np.array([image.get_extent() for image in ax.images])
+    assert 10 < len(extents) < 300 and ax.get_xlabel() == "t-SNE 1" and ax.get_aspect() == 1.0
+    side = extents[0, 1] - extents[0, 0]
+    centres = np.stack([extents[:, :2].mean(axis=1), extents[:, 2:].mean(axis=1)], axis=1)
+    gaps = np.abs(centres[:, None] - centres[None])
+    apart = (gaps[..., 0] >= side - 1e-9) | (gaps[..., 1] >= side - 1e-9)
+    assert apart[~np.eye(len(centres), dtype=bool)].all()
+    for image in ax.images:  # each thumbnail sits on its own point, and shows that point's image
+        centre = [np.mean(image.get_extent()[:2]), np.mean(image.get_extent()[2:])]
+        k = int(np.argmin(np.sum((points - centre) ** 2, axis=1)))
+        np.testing.assert_array_equal(image.get_array(), drawn(x[k]))
+    assert f"of 300 images drawn" in ax.get_title()
+    with pytest.raises(ValueError, match=r"images: expected one image per point \(300\), got 5"):
+        plots.thumbnail_map(points, x[:5])

@@ -243,7 +243,7 @@ ROWS = [
     ("VAE encoder size", lambda: VAE(mlp((8, 6, 5)), mlp((2, 6, 8)), latent_dim=2), ValueError,
      r"encoder: must output 2 \* latent_dim = 4 values per sample \(mu, logvar\), got shape \(5,\)"),
     ("VAE pixels", lambda: fit(X * 2, model=vae()), ValueError,
-     r"X: a Bernoulli VAE needs pixel values in \[0, 1\], got range"),
+     r"X: a Bernoulli VAE needs values in \[0, 1\], got range"),
     ("VAE labels", lambda: vae().prepare(X, np.zeros(6)), ValueError,
      r"y: an unconditional VAE takes no labels \(use ConditionalVAE\), got ndarray"),
     # --- gaps closed after the first audit -------------------------------------------------------

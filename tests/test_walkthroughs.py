@@ -128,6 +128,9 @@ def test_parse_args_options(tmp_path):
     assert full.size == "full" and walkthrough.pick(full, full=10, short=3, quick=1) == 10
     with pytest.raises(SystemExit):
         walkthrough.parse_args("doc", ["--quick", "--short"])
+    own = walkthrough.parse_args("doc", ["--out", str(tmp_path), "--images", "photos"],
+                                 add_arguments=lambda parser: parser.add_argument("--images"))
+    assert own.images == "photos"  # a script's own options beside the shared ones
 
 
 def test_quick_run_figures_are_stamped(tmp_path):

@@ -1,4 +1,4 @@
-"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae gradcheck``, ``npae exercises``.
+"""The ``npae`` command: ``npae demo``, ``npae train``, ``npae explore``, ``npae gradcheck``, ``npae exercises``.
 
 Imports are done inside each command so that ``npae --help`` stays instant.
 """
@@ -81,6 +81,50 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_explore(args):
+    from .explore import run
+
+    run(args.folder, out_dir=args.out, size=args.size, mode=args.mode, model=args.model, code_dim=args.code_dim,
+        epochs=args.epochs, vae=args.vae, tile=args.tile, quick=args.quick, seed=args.seed)
+    return 0
+
+
+def _size(text):
+    """argparse type of ``--size`` and ``--tile``: HEIGHTxWIDTH or one number."""
+    from .explore import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("size: ")) from None
+
+
+def add_explore_parser(sub):
+    explore = sub.add_parser(
+        "explore", help="train an autoencoder on a folder of your own pictures and report the unusual ones",
+        description="Load every picture under FOLDER, train an autoencoder to a small code, and write report.md "
+                    "with the worst reconstructions (the outliers, by path), the best, a 2-D map of the codes "
+                    "drawn with thumbnails, nearest neighbours and training curves.",
+    )
+    explore.add_argument("folder", help="folder of pictures (PNG, JPEG, BMP, GIF, TIFF, WebP; sub-folders too)")
+    explore.add_argument("--size", type=_size, default=(32, 32),
+                         help="HEIGHTxWIDTH every picture is resized to, after a centred crop to that shape "
+                              "(default 32x32)")
+    explore.add_argument("--mode", choices=("RGB", "L"), default="RGB", help="RGB colour or L grey (default RGB)")
+    explore.add_argument("--model", choices=("conv", "dense"), default="conv",
+                         help="convolutional (sizes divisible by 4) or dense autoencoder (default conv)")
+    explore.add_argument("--code-dim", type=int, default=32, help="numbers in each picture's code (default 32)")
+    explore.add_argument("--epochs", type=int, default=None,
+                         help="training epochs (default: enough to show the model about 50,000 pictures, 10-200)")
+    explore.add_argument("--tile", type=_size, default=None,
+                         help="cut every picture into tiles of HEIGHTxWIDTH pixels, each explored on its own "
+                              "(for a few large photographs)")
+    explore.add_argument("--vae", action="store_true", help="also train a VAE: samples and an interpolation")
+    explore.add_argument("--out", default="npae-explore", help="output folder (default ./npae-explore)")
+    explore.add_argument("--quick", action="store_true", help="a seconds-long check on at most 200 pictures")
+    explore.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+
+
 def cmd_gradcheck(args, extra):
     from ..gradcheck.suite import main as gradcheck_main
 
@@ -140,6 +184,8 @@ def make_parser():
     train.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
 
+    add_explore_parser(sub)
+
     sub.add_parser("gradcheck", help="check every gradient by finite differences (and against PyTorch, JAX); "
                                      "npae gradcheck --help lists its options", add_help=False)
     sub.add_parser("exercises", help="derive a backward pass yourself; npae checks it and names the mistake; "
@@ -160,6 +206,11 @@ def main(argv=None):
             if getattr(args, name) < 1:
                 parser.error(f"--{name.replace('_', '-')}: expected an int >= 1, got {getattr(args, name)}")
         return cmd_train(args)
+    if args.command == "explore":
+        for name in ("epochs", "code_dim"):
+            if getattr(args, name) is not None and getattr(args, name) < 1:
+                parser.error(f"--{name.replace('_', '-')}: expected an int >= 1, got {getattr(args, name)}")
+        return cmd_explore(args)
     return cmd_demo(args)
 
 

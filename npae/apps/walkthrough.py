@@ -59,9 +59,10 @@ run_size = "full"
 synthetic_data = False
 
 
-def parse_args(description, argv=None):
+def parse_args(description, argv=None, add_arguments=None):
     """The command line every walkthrough accepts: ``--quick`` or ``--short``, ``--out DIR``, ``--seed``,
-    ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``."""
+    ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``. ``add_arguments(parser)``, when
+    given, adds a script's own options."""
     global run_size
     script = pathlib.Path(sys.argv[0]).resolve()
     parser = argparse.ArgumentParser(
@@ -80,6 +81,8 @@ def parse_args(description, argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding mnist/ with the IDX files (default: $NPAE_DATA_DIR, then the cache)")
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     args.size = "quick" if args.quick else "short" if args.short else "full"
     run_size = args.size
@@ -276,18 +279,20 @@ def save_results(out, results, findings=None):
     return path
 
 
-def save_figure(fig, out, name, synthetic=None):
+def save_figure(fig, out, name, synthetic=None, quick=None):
     """Save a matplotlib figure as ``out/name.png`` and close it; returns the path.
 
-    Stamped in red across its top: in a ``--quick`` run (``parse_args``), ``QUICK_STAMP`` (a seconds-long run
-    checks that the script works, and its figures must not be read as the finding); when made from the offline
-    synthetic digits, ``SYNTHETIC_STAMP``. ``synthetic`` says which data the figure shows (default: whether the
-    last ``load_data`` fell back to the synthetic digits).
+    Stamped in red across its top: in a ``--quick`` run, ``QUICK_STAMP`` (a seconds-long run checks that the
+    script works, and its figures must not be read as the finding); when made from the offline synthetic
+    digits, ``SYNTHETIC_STAMP``. ``synthetic`` says which data the figure shows (default: whether the last
+    ``load_data`` fell back to the synthetic digits); ``quick`` whether the run is a quick one (default: the
+    size ``parse_args`` read; programs without ``parse_args`` pass it).
     """
     from ..plots import pyplot
 
     synthetic = synthetic_data if synthetic is None else synthetic
-    stamps = [QUICK_STAMP] * (run_size == "quick") + [SYNTHETIC_STAMP] * bool(synthetic)
+    quick = run_size == "quick" if quick is None else quick
+    stamps = [QUICK_STAMP] * bool(quick) + [SYNTHETIC_STAMP] * bool(synthetic)
     if stamps:
         fig.text(0.5, 1.0, "\n".join(stamps), ha="center", va="bottom", color="red", fontsize=11,
                  fontweight="bold")

@@ -118,12 +118,44 @@ def check_shape(shape, name):
     return tuple(int(size) for size in shape)
 
 
-def check_data(X, name, dtype=None, feature_shape=None):
+#: values read at a time by the data scans below (4 MB of float32): a check on a memory-mapped array larger than
+#: memory never allocates a temporary the size of the array
+CHUNK_VALUES = 1 << 20
+
+
+def row_chunks(X, values=CHUNK_VALUES):
+    """Slices of consecutive rows of ``X`` (N, ...) holding about ``values`` numbers each (at least one row)."""
+    rows = max(1, values // max(1, math.prod(X.shape[1:])))
+    return [slice(start, start + rows) for start in range(0, X.shape[0], rows)]
+
+
+def value_range(X):
+    """``(min, max)`` of ``X`` as floats, read chunk by chunk; a NaN anywhere makes both NaN."""
+    low, high = math.inf, -math.inf
+    for rows in row_chunks(X):
+        chunk = X[rows]
+        low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if math.isnan(low) or math.isnan(high):
+            return math.nan, math.nan
+    return low, high
+
+
+def count_nonfinite(X):
+    """The number of NaN and infinite entries of ``X``, counted chunk by chunk."""
+    return sum(int(np.size(X[rows]) - np.count_nonzero(np.isfinite(X[rows]))) for rows in row_chunks(X))
+
+
+def check_data(X, name, dtype=None, feature_shape=None, unit_interval_for=None):
     """A data array (N, ...) checked and returned in ``dtype`` (None: its own float dtype, float32 or float64).
 
     ``X`` must be a float numpy array with N >= 1 samples, finite values, and per-sample shape ``feature_shape``
     when given. Integers are refused rather than silently scaled: pixels in 0..255 must be converted by the
-    caller (``X.astype(np.float32) / 255``).
+    caller (``X.astype(np.float32) / 255``). ``unit_interval_for`` (e.g. ``"a BCE (Bernoulli) autoencoder"``)
+    also requires values in [0, 1] and names who needs them in the error.
+
+    The values are scanned in chunks of rows, so a memory-mapped array (``np.load(path, mmap_mode="r")``) is
+    checked without being copied; it is returned as it is, and must therefore already have the wanted dtype
+    (converting it would copy it whole into memory).
     """
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(X).__name__}")
@@ -135,7 +167,18 @@ def check_data(X, name, dtype=None, feature_shape=None):
     if feature_shape is not None and tuple(X.shape[1:]) != tuple(feature_shape):
         raise ValueError(f"{name}: expected shape (N, {', '.join(map(str, feature_shape))}), got {X.shape}")
     dtype = check_float_dtype(X.dtype if dtype is None else dtype, name)
-    if not np.all(np.isfinite(X)):
-        bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
-        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    if isinstance(X, np.memmap) and X.dtype.type is not dtype:
+        raise TypeError(
+            f"{name}: a memory-mapped {X.dtype} array would be copied whole into memory to convert it to the "
+            f"model's {np.dtype(dtype)}; store the data as {np.dtype(dtype)} (X.astype(np.{np.dtype(dtype)}) once, "
+            "saved with np.save) or convert the model (model.astype(...))"
+        )
+    low, high = value_range(X)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{name}: expected finite values, got {count_nonfinite(X)} NaN or infinite entries")
+    if unit_interval_for is not None and (low < 0 or high > 1):
+        raise ValueError(
+            f"{name}: {unit_interval_for} needs values in [0, 1], got range [{low:.4g}, {high:.4g}]; "
+            "scale pixels with X / 255"
+        )
     return X.astype(dtype, copy=False)

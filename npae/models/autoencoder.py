@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import training
 from ..backends import ops
-from ..core.checks import check_data, check_shape, positive_int
+from ..core.checks import check_data, check_shape, positive_int, value_range
 from ..core.layers import Layer, Sequential
 from ..core.layers.base import ANY_VALUE
 from ..core.losses import get_loss
@@ -51,7 +51,7 @@ def check_reachable(X, decoder, name):
     low, high = decoder.output_range()
     if (low, high) == ANY_VALUE:
         return
-    lowest, highest = float(X.min()), float(X.max())
+    lowest, highest = value_range(X)  # in chunks of rows: a memory-mapped X is not copied
     if low <= lowest and highest <= high:
         return
     bounding = [layer for layer in decoder.layers if layer.output_range() != ANY_VALUE]
@@ -123,20 +123,24 @@ class Autoencoder(Model):
                 f"y: an Autoencoder is trained without labels (got labels of shape {np.shape(y)}); "
                 "use ConditionalVAE for label-conditioned models"
             )
-        X = check_data(X, name, self.dtype, self.input_shape)
-        if self.loss.output_activation == "sigmoid" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                f"{name}: a BCE (Bernoulli) autoencoder needs values in [0, 1], got range "
-                f"[{X.min():.4g}, {X.max():.4g}]; scale pixels with X / 255"
-            )
+        bce = "a BCE (Bernoulli) autoencoder" if self.loss.output_activation == "sigmoid" else None
+        X = check_data(X, name, self.dtype, self.input_shape, unit_interval_for=bce)
         if self.loss.output_activation is None:
             check_reachable(X, self.decoder, name)
         return X, None
 
     # --- inference ----------------------------------------------------------------------------
     def _batched(self, fn, X, batch_size):
+        """``fn`` applied batch by batch, written into one preallocated result: the input is read one batch at a
+        time (a memory-mapped ``X`` is never loaded whole) and the output is allocated once."""
         batch_size = positive_int(batch_size, "batch_size")
-        return np.concatenate([fn(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+        out = None
+        for start in range(0, X.shape[0], batch_size):
+            part = fn(X[start : start + batch_size])
+            if out is None:
+                out = np.empty((X.shape[0],) + part.shape[1:], dtype=part.dtype)
+            out[start : start + len(part)] = part
+        return out
 
     def encode(self, X, batch_size=1000):
         """The codes ``f(x)`` (N, code_dim) of clean inputs."""

@@ -325,12 +325,8 @@ class VAE(Model):
     # --- data ---------------------------------------------------------------------------------
     def prepare(self, X, y=None, name="X"):
         """Validate ``X`` (and labels) and return them in the model's dtype."""
-        X = check_data(X, name, self.dtype, self.input_shape)
-        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                f"{name}: a Bernoulli VAE needs pixel values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]; "
-                "scale pixels with X / 255"
-            )
+        bernoulli = "a Bernoulli VAE" if self.likelihood == "bernoulli" else None
+        X = check_data(X, name, self.dtype, self.input_shape, unit_interval_for=bernoulli)
         if self.likelihood == "gaussian":
             check_reachable(X, self.decoder, name)
         return X, self._check_labels(y, X.shape[0], f"{name} labels" if name != "X" else "y")

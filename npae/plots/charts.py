@@ -1,4 +1,4 @@
-"""Charts: training curves, code histograms, 2-D maps of codes, line plots."""
+"""Charts: training curves, code histograms, 2-D maps of codes (dots, or thumbnails of the images), line plots."""
 
 from __future__ import annotations
 
@@ -146,6 +146,61 @@ def scatter_2d(points, labels=None, title="2-D map", xlabel="component 1", ylabe
     if fig is not None:
         fig.tight_layout()
     return fig if fig is not None else ax.figure
+
+
+def thumbnail_map(points, images, title="2-D map of the codes, with the images at their places",
+                  xlabel="component 1", ylabel="component 2", thumbnail_size=0.05, seed=0, shape=None):
+    """A 2-D map of N points (e.g. t-SNE of the codes) with the images themselves drawn at their positions.
+
+    Every point is a small grey dot; on top, thumbnails (grey or colour, as ``plots.as_image`` reads them) of
+    as many points as fit without overlapping: points are visited in a random order (from ``seed``) and one is
+    drawn when its square, ``thumbnail_size`` times the map's wider extent, touches no square drawn before.
+    The map keeps equal scales on both axes, so distances look like the distances the map computed.
+    """
+    from .images import as_image
+
+    plt = pyplot()
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points: expected shape (N, 2), got {points.shape}")
+    if len(images) != len(points):
+        raise ValueError(f"images: expected one image per point ({len(points)}), got {len(images)}")
+    low, high = points.min(axis=0), points.max(axis=0)
+    side = thumbnail_size * float(max(high - low)) or 1.0
+    fig, ax = plt.subplots(figsize=(9, 8.5))
+    ax.scatter(points[:, 0], points[:, 1], s=3, color="0.6", zorder=1, label=f"all {len(points)} images")
+    shown = 0
+    for i in _non_overlapping(points, side, seed):
+        x, y = points[i]
+        shown += 1
+        picture = as_image(images[i], shape)
+        extent = (x - side / 2, x + side / 2, y - side / 2, y + side / 2)
+        kwargs = {} if picture.ndim == 3 else {"cmap": "gray", "vmin": 0.0, "vmax": 1.0}
+        ax.imshow(np.clip(picture, 0, 1), extent=extent, origin="upper", interpolation="nearest", zorder=2, **kwargs)
+    ax.set_xlim(low[0] - side, high[0] + side)
+    ax.set_ylim(low[1] - side, high[1] + side)
+    ax.set_aspect("equal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title}\n({shown} of {len(points)} images drawn, chosen so that none overlap)", fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _non_overlapping(points, side, seed):
+    """Indices of points, in a random order from ``seed``, whose ``side`` x ``side`` squares do not overlap.
+
+    A square can only overlap those whose centres lie in the 3x3 cells of a grid of ``side`` around its own,
+    so each point is checked against a few neighbours instead of every square kept so far."""
+    cells = {}
+    for i in np.random.default_rng(seed).permutation(len(points)):
+        x, y = points[i]
+        cx, cy = int(np.floor(x / side)), int(np.floor(y / side))
+        near = (cells.get((cx + dx, cy + dy), ()) for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+        if all(abs(x - a) >= side or abs(y - b) >= side for cell in near for a, b in cell):
+            cells.setdefault((cx, cy), []).append((x, y))
+            yield i
 
 
 def scatter_panels(maps, labels=None, title=None, xlabel="component 1", ylabel="component 2"):

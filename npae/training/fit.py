@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from ..core.checks import positive_int, real_number
+from ..core.checks import positive_int, real_number, row_chunks
 from ..core.optim import get_optimizer
 from .checkpoint import CHECKPOINT_FORMAT, Checkpoint, layer_generators
 from .history import EarlyStopping, History, ProgressBar
@@ -188,8 +188,13 @@ def _split_validation(model, validation_data):
 
 
 def _data_fingerprint(X, y):
-    """CRC-32 of the training data, so a resumed run can tell it is fed the same data."""
-    crc = zlib.crc32(np.ascontiguousarray(X).data)
+    """CRC-32 of the training data, so a resumed run can tell it is fed the same data.
+
+    Read in chunks of rows (a CRC continued over consecutive pieces equals the CRC of the whole), so that a
+    memory-mapped ``X`` is never copied whole."""
+    crc = 0
+    for rows in row_chunks(X):
+        crc = zlib.crc32(np.ascontiguousarray(X[rows]).data, crc)
     if y is not None:
         crc = zlib.crc32(np.ascontiguousarray(y).data, crc)
     return crc
