@@ -67,6 +67,17 @@ def test_direct_path_channel_blocks_and_single_channels(geometry, out_channels):
     check_paths(geometry, out_channels, seed=out_channels)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_kernels_on_threads_agree_with_the_reference(dtype):
+    """Arrays of ``PARALLEL_SIZE`` values or more take the threaded kernels (the small ones of
+    test_operations.py stay on the calling thread)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(fast.elementwise.PARALLEL_SIZE + 3) * 20).astype(dtype)
+    dy = rng.standard_normal(x.size).astype(dtype)
+    np.testing.assert_array_equal(fast.relu_backward(x, dy), reference.relu_backward(x, dy))
+    np.testing.assert_allclose(fast.sigmoid(x), reference.sigmoid(x), rtol=4 * np.finfo(dtype).eps)
+
+
 def test_choose_path_goes_direct_for_the_convae_and_gemm_for_wide_or_strided_convolutions():
     for channels in [(1, 16), (16, 32), (32, 16), (16, 1), (32, 32)]:
         assert choose_path(*channels, (1, 1)) == "direct"
