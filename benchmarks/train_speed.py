@@ -1,16 +1,26 @@
-"""Training speed of npae against PyTorch on three benchmark models (DenseAE, ConvAE, VAE, defined below).
+"""Training speed of npae against PyTorch, each library alone in its own process, and rates against the machine.
 
-    python -m benchmarks.train_speed                 # 1 and 2 threads, all models, JSON to benchmarks/out/
-    python -m benchmarks.train_speed --threads 2 --models conv --repeats 9
+    python -m benchmarks.train_speed                         # 2 and 1 threads, all models, 5 pairs (~8 min)
+    python -m benchmarks.train_speed --threads 2 --models conv --pairs 7
+    python -m benchmarks.train_speed --threads 2 --busy      # also with one competing process per core
+    python -m benchmarks.train_speed --sections kernels iw   # only the conv kernels and the IW evaluation
 
-For each thread count a fresh worker process is started with OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS set (the
-only reliable way to fix BLAS and Numba thread pools); inside it, npae and PyTorch build the same model from
-the same initial weights (copied with ``npae.torch_bridge``) and train it with Adam(1e-3), float32, batch
-200, on MNIST-shaped data. Timed runs alternate npae and torch (A B A B ...) after a warm-up, so both see the
-same machine load; the ratio of medians from the same run is the figure to quote. The worker also measures
-inference (encoder) throughput, and, in separate processes, the peak memory of training (RSS growth over
-the process's size after building the model), profiles a training step of each model per layer type, and
-times a cold start in fresh processes (``import npae``; ConvAE's first step with Numba's cache, and without).
+What it measures (benchmarks/README.md explains each choice):
+
+- training: every sample is a fresh worker process running one library (npae, or torch from the same initial
+  weights), with OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS set to the thread count; workers alternate npae, torch,
+  npae, torch ... Each worker runs the same warm-up steps, then times chunks of steps on the same batches and
+  reports its median chunk in samples/s. Printed: the median and range of each library's samples/s, of the
+  paired ratios npae / torch, and the FLOP rate of each against the machine's measured peak.
+- peak: the best float32 GEMM rate of NumPy's BLAS on the same thread count (``rates.machine_peak``).
+- kernels: GMAC/s of the fast backend's three convolution kernels on the ConvAE's four convolutions.
+- iw: ``VAE.log_likelihood(k=1000)`` against the same computation in PyTorch, alternating processes.
+- busy (``--busy``): the training comparison again, on the largest thread count, while one spinning process per
+  core competes at the same priority.
+- ``--profile``, ``--memory``, ``--cold-start``: npae-only extras (``extras.py``).
+
+Targets (on 2 threads): ConvAE >= 2.0, DenseAE >= 1.3 and VAE >= 1.3 times torch's samples/s, and the IW
+evaluation no slower than torch's; the verdicts are printed at the end. JSON goes to benchmarks/out/.
 """
 
 from __future__ import annotations
@@ -19,399 +29,343 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
-import numpy as np
+from .models import BATCH, MODELS, NAMES, step_flops
 
-BATCH = 200
-MODELS = ("dense", "conv", "vae")
-POOL = 2000  # images cycled through during timing
-
-
-# ----------------------------------------------------------------------------------------------
-# the three models, in npae and (copied) in torch
-# ----------------------------------------------------------------------------------------------
-
-
-def build_npae(kind, seed=0):
-    from npae import Autoencoder
-    from npae.models import zoo
-
-    if kind == "dense":
-        rng = np.random.default_rng(seed)
-        encoder = zoo.mlp((784, 512, 128, 32), "relu", "tanh", init="torch_default", rng=rng)
-        decoder = zoo.mlp((32, 128, 512, 784), "relu", "sigmoid", init="torch_default", rng=rng)
-        return Autoencoder(encoder, decoder, loss="mse")
-    if kind == "conv":
-        return zoo.conv_autoencoder(code_dim=32, seed=seed)
-    return zoo.mlp_vae(seed=seed)
-
-
-def data_for(kind, seed=0, real=True):
-    """MNIST images when available and ``real`` (else uniform noise), shaped and binarized as the model wants.
-
-    The memory measurement uses noise: reading MNIST would set the process's peak RSS before training starts.
-    """
-    rng = np.random.default_rng(seed)
-    images, source = None, "uniform noise"
-    if real:
-        try:
-            from npae.datasets import load_mnist
-
-            images = load_mnist("test")[0][:POOL]
-            source = "MNIST"
-        except Exception:  # noqa: BLE001 - any failure to find data: time on noise of the same shape
-            source = "uniform noise (MNIST not found)"
-    if images is None:
-        images = rng.random((POOL, 1, 28, 28)).astype(np.float32)
-    if kind == "vae":
-        images = (rng.random(images.shape) < images).astype(np.float32)
-    if kind != "conv":
-        images = images.reshape(POOL, -1)
-    return np.ascontiguousarray(images), source
-
-
-class NpaeTrainer:
-    def __init__(self, model):
-        from npae import Adam
-        from npae.training import parameter_slots
-
-        self.model, self.opt, self.slots = model, Adam(1e-3), parameter_slots
-        self.rng = np.random.default_rng(0)
-        if hasattr(model, "binarize"):
-            model.binarize = False  # the benchmark feeds pre-binarized data to both libraries
-
-    def step(self, xb):
-        self.model.train_batch(xb, None, self.rng)
-        self.opt.step(self.slots(self.model))
-
-    def encode(self, xb):
-        self.model.encoder.forward(xb)
-
-
-class TorchTrainer:
-    def __init__(self, model, kind):
-        import torch
-
-        from npae.gradcheck.torch_bridge import to_torch
-
-        self.torch, self.kind = torch, kind
-        self.encoder, self.decoder = to_torch(model.encoder), to_torch(model.decoder)
-        params = list(self.encoder.parameters()) + list(self.decoder.parameters())
-        self.opt = torch.optim.Adam(params, lr=1e-3)
-        self.latent = getattr(model, "latent_dim", None)
-        self.gen = torch.Generator().manual_seed(0)
-
-    def loss(self, x):
-        F = self.torch.nn.functional
-        if self.kind != "vae":
-            return F.mse_loss(self.decoder(self.encoder(x)), x)
-        h = self.encoder(x)
-        mu, logvar = h[:, : self.latent], h[:, self.latent :]
-        eps = self.torch.randn(mu.shape, generator=self.gen)
-        z = mu + self.torch.exp(0.5 * logvar) * eps
-        logits = self.decoder(z)
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
-        kl = -0.5 * self.torch.sum(1 + logvar - mu * mu - self.torch.exp(logvar)) / x.shape[0]
-        return recon + kl
-
-    def step(self, xb):
-        self.opt.zero_grad(set_to_none=True)
-        self.loss(self.torch.from_numpy(xb)).backward()
-        self.opt.step()
-
-    def encode(self, xb):
-        with self.torch.no_grad():
-            self.encoder(self.torch.from_numpy(xb))
-
-
-def make_trainers(kind, with_torch):
-    model = build_npae(kind)
-    trainers = {}
-    if with_torch:
-        trainers["torch"] = TorchTrainer(model, kind)  # copies the initial weights before npae trains
-    trainers["npae"] = NpaeTrainer(model)
-    return trainers
+LIBRARIES = ("npae", "torch")
+SECTIONS = ("training", "kernels", "iw")
+TARGETS = {"conv": 2.0, "dense": 1.3, "vae": 1.3}  # npae / torch samples/s on TARGET_THREADS threads
+TARGET_THREADS = 2
+STEPS = {"dense": 30, "conv": 10, "vae": 30}  # training steps per timed chunk (a few tenths of a second)
+WARMUP_STEPS = 5
+CHUNKS = 3
 
 
 # ----------------------------------------------------------------------------------------------
-# timing
+# inside a worker process
 # ----------------------------------------------------------------------------------------------
 
 
-def throughput(fn, X, steps):
-    """Samples per second of ``fn`` over ``steps`` consecutive batches of the pool."""
-    n_batches = X.shape[0] // BATCH
-    t0 = time.perf_counter()
-    for i in range(steps):
-        j = i % n_batches
-        fn(X[j * BATCH : (j + 1) * BATCH])
-    return steps * BATCH / (time.perf_counter() - t0)
+def time_training(library, kind):
+    """``{"samples_per_s": median chunk, "chunks": [...], "data": source}`` of ``library`` training ``kind``."""
+    from .extras import run_steps
+    from .models import TRAINERS, data_for
 
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
-
-
-def time_model(kind, repeats, steps, with_torch):
+    trainer = TRAINERS[library](kind)
     X, source = data_for(kind)
-    trainers = make_trainers(kind, with_torch)
-    names = list(trainers)
-    t0 = time.perf_counter()
-    first = {}
-    for name in names:  # warm-up: JIT compile (or cache load), BLAS pools, allocator
-        s = time.perf_counter()
-        trainers[name].step(X[:BATCH])
-        first[name] = time.perf_counter() - s
-        throughput(trainers[name].step, X, 3)
-    train = {name: [] for name in names}
-    infer = {name: [] for name in names}
-    for _ in range(repeats):  # interleaved: A B A B ...
-        for name in names:
-            train[name].append(throughput(trainers[name].step, X, steps))
-        for name in names:
-            infer[name].append(throughput(trainers[name].encode, X, steps))
-    result = {
-        "data": source,
-        "first_step_seconds": first,
-        "train_samples_per_s": {k: summary(v) for k, v in train.items()},
-        "encode_samples_per_s": {k: summary(v) for k, v in infer.items()},
-        "wall_seconds": time.perf_counter() - t0,
-    }
-    if with_torch:
-        result["train_ratio_npae_over_torch"] = (
-            result["train_samples_per_s"]["npae"]["median"] / result["train_samples_per_s"]["torch"]["median"]
-        )
-        result["encode_ratio_npae_over_torch"] = (
-            result["encode_samples_per_s"]["npae"]["median"] / result["encode_samples_per_s"]["torch"]["median"]
-        )
-    return result
+    run_steps(trainer.step, X, WARMUP_STEPS)
+    chunks, done = [], WARMUP_STEPS
+    for _ in range(CHUNKS):
+        start = time.perf_counter()
+        run_steps(trainer.step, X, STEPS[kind], start=done)
+        chunks.append(STEPS[kind] * BATCH / (time.perf_counter() - start))
+        done += STEPS[kind]
+    return {"samples_per_s": statistics.median(chunks), "chunks": chunks, "data": source}
 
 
-def profile_model(kind, steps=20):
-    """Milliseconds per training step spent in each npae layer type (forward and backward), the loss, the
-    optimizer and everything else (batch slicing, the VAE's own loss terms, Python overhead).
-
-    Each layer's methods are wrapped by timers on the instance, so the step that is timed is the real
-    ``train_batch`` + ``Adam.step`` of the benchmark.
-    """
-    trainer = make_trainers(kind, with_torch=False)["npae"]
-    X, _ = data_for(kind)
-    totals, depth = {}, [0]
-
-    def timer(key, fn):
-        def timed(*a, **kw):  # only the outermost timed call counts (backward calls backward_params)
-            depth[0] += 1
-            s = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                depth[0] -= 1
-                if depth[0] == 0:
-                    totals[key] = totals.get(key, 0.0) + time.perf_counter() - s
-        return timed
-
-    model = trainer.model
-    for net in (model.encoder, model.decoder):
-        for layer in net.layers:
-            name = type(layer).__name__
-            layer.forward = timer(f"{name} forward", layer.forward)
-            layer.backward = timer(f"{name} backward", layer.backward)
-            layer.backward_params = timer(f"{name} backward", layer.backward_params)
-    if hasattr(model, "loss") and hasattr(model.loss, "value_and_grad"):
-        model.loss.value_and_grad = timer("loss", model.loss.value_and_grad)
-    trainer.opt.step = timer("Adam step", trainer.opt.step)
-    step_time = 0.0
-    for step in range(steps + 2):
-        if step == 2:
-            totals.clear()  # the first two steps are warm-up
-            step_time = 0.0
-        j = step % (X.shape[0] // BATCH)
-        s = time.perf_counter()
-        trainer.step(X[j * BATCH : (j + 1) * BATCH])
-        step_time += time.perf_counter() - s
-    totals["other (model glue, VAE terms)"] = step_time - sum(totals.values())
-    return {k: {"ms_per_step": 1000 * v / steps, "share": v / step_time}
-            for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
-
-
-def peak_memory(lib, kind, steps=5):
-    """Peak RSS growth (MiB) of ``steps`` training steps over the process after import and build."""
-    X, _ = data_for(kind, real=False)
-    trainers = make_trainers(kind, with_torch=(lib == "torch"))
-    trainer = trainers[lib]
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    throughput(trainer.step, X, steps)
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (rss_after - rss_before) / 1024
-
-
-def first_step(kind):
-    """Seconds to import npae, build ``kind`` and run its first training step (JIT compile or cache load)."""
-    t0 = time.perf_counter()
-    trainer = make_trainers(kind, with_torch=False)["npae"]
-    X, _ = data_for(kind, real=False)
-    trainer.step(X[:BATCH])
-    return time.perf_counter() - t0
-
-
-# ----------------------------------------------------------------------------------------------
-# processes
-# ----------------------------------------------------------------------------------------------
-
-
-def has_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def worker(args):
-    if args.first_step:  # before anything else is imported: the timer includes importing npae and Numba
-        print(json.dumps({"seconds": first_step(args.first_step)}))
-        return
-    import numba
-
-    args.threads = args.threads[0]
-    if has_torch():
+def worker(task):
+    """Run one task (a dict from ``run_worker``) in this fresh process; returns a JSON-able result."""
+    threads = task["threads"]
+    if task.get("library") == "torch":
         import torch
 
-        torch.set_num_threads(args.threads)
-    if args.memory:
-        lib, kind = args.memory
-        print(json.dumps({"peak_mib": peak_memory(lib, kind)}))
-        return
-    out = {"threads": args.threads, "numba_threads": numba.get_num_threads(), "models": {}}
-    for kind in args.models:
-        out["models"][kind] = time_model(kind, args.repeats, args.steps, has_torch())
-    if args.profile:
-        out["profiles"] = {kind: profile_model(kind) for kind in args.models}
-    print(json.dumps(out))
+        torch.set_num_threads(threads)
+    kind = task.get("model")
+    if task["name"] == "train":
+        return time_training(task["library"], kind)
+    if task["name"] == "peak":
+        from .rates import machine_peak
+
+        return machine_peak(threads)
+    if task["name"] == "kernels":
+        from .rates import conv_kernel_rates
+
+        return conv_kernel_rates()
+    if task["name"] == "iw":
+        from .iw_eval import time_log_likelihood
+
+        return time_log_likelihood(task["library"], task["images"], task["k"])
+    from . import extras
+
+    if task["name"] == "profile":
+        return extras.profile_step(kind)
+    if task["name"] == "memory":
+        return {"peak_mib": extras.peak_memory(task["library"], kind)}
+    if task["name"] == "first_step":
+        return {"seconds": extras.first_step(kind)}
+    raise ValueError(f"unknown worker task {task['name']!r}")
 
 
-def run_worker(threads, extra, env_extra=None):
+# ----------------------------------------------------------------------------------------------
+# the parent: processes, pairs, summaries
+# ----------------------------------------------------------------------------------------------
+
+
+def run_worker(name, threads, library="npae", env_extra=None, **fields):
+    """Start a fresh ``python -m benchmarks.train_speed --worker`` for one task; its JSON result.
+
+    Torch workers use npae's reference backend (they only build the initial weights with npae), so that no
+    Numba thread pool is ever loaded beside torch's."""
     env = dict(os.environ, **(env_extra or {}))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = str(threads)
-    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--worker", "--threads", str(threads), *extra]
+    env["NPAE_BACKEND"] = "reference" if library == "torch" else env.get("NPAE_BACKEND", "fast")
+    task = dict(fields, name=name, threads=threads, library=library)
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--worker", json.dumps(task)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"benchmark worker failed ({' '.join(cmd)}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark worker failed ({task}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cold_start(threads):
-    """Fresh processes: ``import npae`` (median of 5), ConvAE's first step with the kernels loaded from Numba's
-    cache, and the same with an empty cache (every kernel the step needs compiled)."""
-    import tempfile
+def spread(values):
+    """``{"median", "min", "max", "values"}`` of a list of numbers."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
 
-    imports = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import npae"], check=True)
-        imports.append(time.perf_counter() - t0)
-    out = {"import_npae_seconds": statistics.median(imports)}
-    run_worker(threads, ["--first-step", "conv"])  # make sure the on-disk cache holds the kernels
-    out["conv_first_step_cached_seconds"] = run_worker(threads, ["--first-step", "conv"])["seconds"]
-    with tempfile.TemporaryDirectory() as cache:
-        out["conv_first_step_uncached_seconds"] = run_worker(
-            threads, ["--first-step", "conv"], {"NUMBA_CACHE_DIR": cache})["seconds"]
+
+def alternate(name, threads, pairs, value, libraries=LIBRARIES, **fields):
+    """``pairs`` rounds of one fresh worker per library (npae, torch, npae, torch ...); per library the spread
+    of ``value(result)``, and the spread of the paired ratios npae / torch."""
+    samples = {lib: [] for lib in libraries}
+    for _ in range(pairs):
+        for lib in libraries:
+            samples[lib].append(value(run_worker(name, threads, lib, **fields)))
+    out = {lib: spread(values) for lib, values in samples.items()}
+    if set(libraries) == set(LIBRARIES):
+        out["ratio"] = spread([n / t for n, t in zip(samples["npae"], samples["torch"])])
     return out
+
+
+def measure_training(models, threads, pairs, peak_gflops):
+    """Per model: samples/s of each library (spread), the paired ratios, and GFLOP/s with the share of peak."""
+    out = {}
+    for kind in models:
+        print(f"  {NAMES[kind]}, {threads} thread(s): {pairs} pairs of fresh processes", flush=True)
+        result = alternate("train", threads, pairs, lambda r: r["samples_per_s"], model=kind)
+        flops_per_sample = sum(f + b for _, f, b in step_flops(kind)) / BATCH
+        for lib in LIBRARIES:
+            gflops = result[lib]["median"] * flops_per_sample / 1e9
+            result[lib]["gflops"], result[lib]["share_of_peak"] = gflops, gflops / peak_gflops
+        out[kind] = result
+    return out
+
+
+def measure_iw(threads, pairs, images, k):
+    print(f"  IW evaluation, k={k}, {images} images, {threads} thread(s): {pairs} pairs", flush=True)
+    result = alternate("iw", threads, pairs, lambda r: r["seconds"], images=images, k=k)
+    result["ratio"] = spread([1 / r for r in result["ratio"]["values"]])  # torch seconds / npae seconds
+    result["check"] = {lib: run_worker("iw", threads, lib, images=min(images, 10), k=k)["mean_estimate"]
+                       for lib in LIBRARIES}
+    return result
 
 
 def versions():
     import numba
+    import numpy as np
 
     info = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}"}
-    if has_torch():
+            "cpu": cpu_name(), "cores": os.cpu_count()}
+    try:
         import torch
 
         info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
     return info
 
 
-def print_table(results):
-    print(f"\n{'model':6} {'thr':>3} {'npae samples/s (min-max)':>28} {'torch samples/s (min-max)':>28} {'ratio':>6}")
-    for run in results["runs"]:
+def cpu_name():
+    """The CPU's model name and vector extensions, from /proc/cpuinfo (Linux), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    field = lambda key: next((l.split(":", 1)[1].strip() for l in lines if l.startswith(key)), "")  # noqa: E731
+    flags = field("flags").split()
+    vector = [f for f in ("avx512f", "avx2", "fma") if f in flags]
+    return f"{field('model name')} ({', '.join(vector)}, {field('cpu MHz')} MHz)"
+
+
+# ----------------------------------------------------------------------------------------------
+# the report
+# ----------------------------------------------------------------------------------------------
+
+
+def fmt(s, digits=0):
+    return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"
+
+
+def print_training(results, title):
+    print(f"\n{title}")
+    header = (f"{'model':8}{'thr':>4}  {'npae samples/s (min-max)':>26}  {'torch samples/s (min-max)':>26}  "
+              f"{'npae/torch (min-max)':>21}  {'npae GFLOP/s':>13}  {'torch GFLOP/s':>13}")
+    print(header)
+    for threads, run in results.items():
         for kind, r in run["models"].items():
-            n = r["train_samples_per_s"]["npae"]
-            line = f"{kind:6} {run['threads']:>3} {n['median']:>10.0f} ({n['min']:.0f}-{n['max']:.0f})".ljust(41)
-            if "torch" in r["train_samples_per_s"]:
-                t = r["train_samples_per_s"]["torch"]
-                line += f" {t['median']:>10.0f} ({t['min']:.0f}-{t['max']:.0f})".ljust(29)
-                line += f" {r['train_ratio_npae_over_torch']:>5.2f}x"
-            print(line)
-    print("\ninference (encoder forward, samples/s, median):")
-    for run in results["runs"]:
-        for kind, r in run["models"].items():
-            e = r["encode_samples_per_s"]
-            ratio = f"  ratio {r['encode_ratio_npae_over_torch']:.2f}x" if "encode_ratio_npae_over_torch" in r else ""
-            torch_part = f"  torch {e['torch']['median']:.0f}" if "torch" in e else ""
-            print(f"  {kind:6} {run['threads']} threads: npae {e['npae']['median']:.0f}{torch_part}{ratio}")
-    if results.get("memory"):
+            n, t = r["npae"], r["torch"]
+            print(f"{NAMES[kind]:8}{threads:>4}  {fmt(n):>26}  {fmt(t):>26}  {fmt(r['ratio'], 2):>21}  "
+                  f"{n['gflops']:5.1f} ({100 * n['share_of_peak']:2.0f}%)  {t['gflops']:5.1f} ({100 * t['share_of_peak']:2.0f}%)")
+
+
+def print_report(results):
+    v = results["versions"]
+    print(f"\nmachine: {v['cores']} cores, {v['cpu']}")
+    print(f"python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, torch {v['torch']}")
+    for threads, run in results.get("training", {}).items():
+        print(f"peak (float32 GEMM, {threads} thread(s)): {run['peak']['gflops']:.1f} GFLOP/s")
+    if "training" in results:
+        print_training(results["training"], f"Training samples/s, each library alone in a fresh process, "
+                       f"{results['pairs']} alternating pairs; batch {BATCH}, float32, Adam(1e-3). "
+                       "GFLOP/s: matrix products and convolutions of a step (forward and backward) at the median "
+                       "rate, and the share of the peak on the same threads.")
+        kinds = next(iter(results["training"].values()))["models"]
+        for kind in kinds:
+            rows = step_flops(kind)
+            print(f"\n{NAMES[kind]}: {sum(f + b for _, f, b in rows) / 1e9:.3f} GFLOP per step of {BATCH} "
+                  "(forward + backward, MFLOP):")
+            for label, forward, backward in rows:
+                print(f"  {label:48} {forward / 1e6:8.1f} + {backward / 1e6:8.1f}")
+    for threads, kernels in results.get("kernels", {}).items():
+        print(f"\nConvolution kernels (fast backend, ConvAE shapes, batch {BATCH}, float32, {threads} thread(s)): "
+              "GMAC/s, best (median) of 15 calls")
+        print(f"{'convolution':18}" + "".join(f"{k:>22}" for k in ("forward", "input grad", "weight grad")))
+        for conv, rates in kernels.items():
+            print(f"{conv:18}" + "".join(f"{r['gmacs']:>14.1f} ({r['median_gmacs']:5.1f})" for r in rates.values()))
+    if "iw" in results:
+        iw = results["iw"]
+        per = 10000 / iw["images"] / 60
+        print(f"\nIW evaluation, VAE.log_likelihood(k={iw['k']}) on {iw['images']} test images, {iw['threads']} "
+              f"threads, {results['pairs']} alternating pairs (minutes per 10,000 images):")
+        for lib in LIBRARIES:
+            s = iw[lib]
+            print(f"  {lib:6} {s['median'] * per:6.2f} ({s['min'] * per:.2f}-{s['max'] * per:.2f})")
+        print(f"  torch time / npae time: {fmt(iw['ratio'], 2)}; mean estimate on 10 images: "
+              + ", ".join(f"{lib} {value:.3f}" for lib, value in iw["check"].items()))
+    if "busy" in results:
+        print_training(results["busy"], "Busy machine: the same, with one spinning process per core competing")
+        print("slowdown (quiet median / busy median):")
+        for threads, run in results["busy"].items():
+            for kind, r in run["models"].items():
+                quiet = results["training"][threads]["models"][kind]
+                print(f"  {NAMES[kind]:8} {threads} threads: " + ", ".join(
+                    f"{lib} {quiet[lib]['median'] / r[lib]['median']:.2f}x" for lib in LIBRARIES))
+    print_extras(results)
+    print_verdicts(results)
+
+
+def print_extras(results):
+    for kind, profile in results.get("profiles", {}).items():
+        print(f"\n{NAMES[kind]} step profile, npae alone, {TARGET_THREADS} threads (ms per step, share):")
+        for key, value in profile.items():
+            print(f"  {key:30} {value['ms_per_step']:8.2f} ms  {100 * value['share']:5.1f}%")
+    if "memory" in results:
         print("\npeak memory of training (RSS growth over the built model, MiB):")
         for kind, libs in results["memory"].items():
-            print("  " + kind + ": " + ", ".join(f"{lib} {mib:.0f}" for lib, mib in libs.items()))
-    if results.get("cold_start"):
+            print(f"  {NAMES[kind]}: " + ", ".join(f"{lib} {mib:.0f}" for lib, mib in libs.items()))
+    if "cold_start" in results:
         c = results["cold_start"]
-        print("\ncold start (fresh processes):")
-        print(f"  python -c 'import npae'                        {c['import_npae_seconds']:6.2f} s (median of 5)")
-        print(f"  import npae, build ConvAE, first step (cached) {c['conv_first_step_cached_seconds']:6.2f} s")
-        print(f"  the same with an empty Numba cache             {c['conv_first_step_uncached_seconds']:6.2f} s (compile)")
-    for run in results["runs"]:
-        for kind, profile in run.get("profiles", {}).items():
-            print(f"\n{kind} step profile, npae, {run['threads']} threads (ms per step, share):")
-            for k, v in profile.items():
-                print(f"  {k:30} {v['ms_per_step']:8.2f} ms  {100 * v['share']:5.1f}%")
+        print(f"\ncold start: import npae {c['import']:.2f} s (median of 5); import, build ConvAE and first step "
+              f"{c['cached']:.2f} s with Numba's cache, {c['uncached']:.2f} s with an empty one (compiling)")
+
+
+def print_verdicts(results):
+    print(f"\nVerdicts ({TARGET_THREADS} threads):")
+    run = results.get("training", {}).get(TARGET_THREADS)
+    for kind, target in TARGETS.items():
+        if run and kind in run["models"]:
+            ratio = run["models"][kind]["ratio"]["median"]
+            print(f"  {NAMES[kind]:8} npae/torch {ratio:.2f} (target >= {target}): {'PASS' if ratio >= target else 'FAIL'}")
+    if "iw" in results:
+        ratio = results["iw"]["ratio"]["median"]
+        print(f"  IW eval  torch time / npae time {ratio:.2f} (target >= 1.0): {'PASS' if ratio >= 1.0 else 'FAIL'}")
+
+
+# ----------------------------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------------------------
+
+
+def cold_start(threads):
+    """Fresh processes: ``import npae`` (median of 5), then ConvAE's first step with Numba's cache, and with an
+    empty one (every kernel the step needs compiled)."""
+    import tempfile
+
+    imports = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import npae"], check=True)
+        imports.append(time.perf_counter() - start)
+    run_worker("first_step", threads, model="conv")  # make sure the on-disk cache holds the kernels
+    cached = run_worker("first_step", threads, model="conv")["seconds"]
+    with tempfile.TemporaryDirectory() as cache:
+        uncached = run_worker("first_step", threads, model="conv", env_extra={"NUMBA_CACHE_DIR": cache})["seconds"]
+    return {"import": statistics.median(imports), "cached": cached, "uncached": uncached}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--pairs", type=int, default=5, help="alternating npae/torch process pairs per measurement")
+    parser.add_argument("--iw-images", type=int, default=50, help="test images of the IW evaluation (k = 1000)")
+    parser.add_argument("--busy", action="store_true", help="also train with one spinning process per core")
+    parser.add_argument("--profile", action="store_true", help="npae's step profile per layer type")
+    parser.add_argument("--memory", action="store_true", help="peak training memory of each library")
+    parser.add_argument("--cold-start", action="store_true", help="import time and first step, cached or not")
+    parser.add_argument("--out", default="benchmarks/out/train_speed.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.pairs < 3:
+        parser.error(f"--pairs: at least 3 pairs are needed for a median and a spread, got {args.pairs}")
+    if args.busy and "training" not in args.sections:
+        parser.error("--busy: compares with the quiet training figures, so --sections must include training")
+    return args
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per library (after warm-up)")
-    parser.add_argument("--steps", type=int, default=15, help="training steps per timed run")
-    parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--no-cold-start", action="store_true")
-    parser.add_argument("--out", default="benchmarks/out/train_speed.json")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--memory", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--first-step", choices=MODELS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.repeats < 5:
-        parser.error("--repeats: at least 5 timed runs per library are needed for a median")
+    args = parse_args(argv)
     if args.worker:
-        worker(args)
+        print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    common = ["--models", *args.models, "--repeats", str(args.repeats), "--steps", str(args.steps)]
-    results = {"versions": versions(), "batch": BATCH, "optimizer": "Adam(1e-3)", "dtype": "float32", "runs": []}
-    for threads in args.threads:
-        print(f"timing with {threads} thread(s)...", flush=True)
-        profile = [] if args.no_profile or threads != max(args.threads) else ["--profile"]
-        results["runs"].append(run_worker(threads, common + profile))
-    if not args.no_memory:
-        libs = ["npae"] + (["torch"] if has_torch() else [])
-        results["memory"] = {
-            kind: {lib: run_worker(max(args.threads), ["--memory", lib, kind])["peak_mib"] for lib in libs}
-            for kind in args.models
-        }
-    if not args.no_cold_start:
-        print("cold start...", flush=True)
-        results["cold_start"] = cold_start(max(args.threads))
-    print_table(results)
+    results = {"versions": versions(), "batch": BATCH, "pairs": args.pairs}
+    if "training" in args.sections:
+        results["training"] = {}
+        for threads in args.threads:
+            peak = run_worker("peak", threads)
+            results["training"][threads] = {"peak": peak, "models": measure_training(
+                args.models, threads, args.pairs, peak["gflops"])}
+    if "kernels" in args.sections:
+        results["kernels"] = {threads: run_worker("kernels", threads) for threads in args.threads}
+    if "iw" in args.sections:
+        threads = max(args.threads)
+        results["iw"] = dict(measure_iw(threads, args.pairs, args.iw_images, 1000), threads=threads,
+                             images=args.iw_images, k=1000)
+    if args.busy:
+        from .busy import competitors
+
+        threads = max(args.threads)
+        peak = results["training"][threads]["peak"]["gflops"]
+        with competitors() as pids:
+            print(f"  busy: {len(pids)} spinning processes started", flush=True)
+            results["busy"] = {threads: {"models": measure_training(args.models, threads, args.pairs, peak)}}
+    if args.profile:
+        results["profiles"] = {kind: run_worker("profile", TARGET_THREADS, model=kind) for kind in args.models}
+    if args.memory:
+        results["memory"] = {kind: {lib: run_worker("memory", TARGET_THREADS, lib, model=kind)["peak_mib"]
+                                    for lib in LIBRARIES} for kind in args.models}
+    if args.cold_start:
+        results["cold_start"] = cold_start(TARGET_THREADS)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
+    print_report(results)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -49,6 +49,35 @@ def test_both_convolution_paths_match_the_reference_on_awkward_geometries(geomet
     check_paths(geometry, 3, seed=1)
 
 
+#: direct-path geometries with 3x3 kernels (the single-channel path fuses all nine taps) and with others
+DIRECT = [
+    (2, 3, 6, 5, (3, 3), (1, 1), (1, 1)),  # 'same' 3x3, odd width
+    (1, 2, 3, 3, (3, 3), (1, 1), (2, 2)),  # padding larger than the kernel's half
+    (2, 1, 4, 7, (3, 3), (1, 1), (0, 0)),  # no padding, one input channel
+    (1, 2, 5, 4, (2, 5), (1, 1), (1, 2)),  # kernel columns not a multiple of three
+    (2, 2, 7, 5, (4, 3), (1, 1), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("out_channels", [1, 4, 6, 9])
+@pytest.mark.parametrize("geometry", DIRECT)
+def test_direct_path_channel_blocks_and_single_channels(geometry, out_channels):
+    """Output channels go through the kernels in blocks of four, the rest one at a time (a lone channel is not
+    paired with itself): 1, 4, 6 and 9 channels cover a lone channel, a whole block, and blocks with 2 or 1 left."""
+    check_paths(geometry, out_channels, seed=out_channels)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_kernels_on_threads_agree_with_the_reference(dtype):
+    """Arrays of ``PARALLEL_SIZE`` values or more take the threaded kernels (the small ones of
+    test_operations.py stay on the calling thread)."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(fast.elementwise.PARALLEL_SIZE + 3) * 20).astype(dtype)
+    dy = rng.standard_normal(x.size).astype(dtype)
+    np.testing.assert_array_equal(fast.relu_backward(x, dy), reference.relu_backward(x, dy))
+    np.testing.assert_allclose(fast.sigmoid(x), reference.sigmoid(x), rtol=4 * np.finfo(dtype).eps)
+
+
 def test_choose_path_goes_direct_for_the_convae_and_gemm_for_wide_or_strided_convolutions():
     for channels in [(1, 16), (16, 32), (32, 16), (16, 1), (32, 32)]:
         assert choose_path(*channels, (1, 1)) == "direct"

@@ -430,6 +430,21 @@ def test_bernoulli_nll_of_samples(backend_name, dtype):
     np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("certain", [False, True])
+def test_bernoulli_nll_of_long_rows_and_of_nearly_certain_pixels(backend_name, certain):
+    """Rows of 1500 pixels (the fast float32 kernel multiplies the terms of ``log1p`` in chunks, which must not
+    overflow); with ``certain``, black images scored against logits near -40 (each term about ``e^-40``, the
+    row's total about 1e-14, which must keep its relative precision)."""
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(-0.5, 0.5, (4, 1500)).astype(np.float32)
+    if certain:
+        x, logits = np.zeros((2, 1500), np.float32), noise - 40
+    else:
+        x, logits = (rng.random((2, 1500)) < 0.5).astype(np.float32), 3 * noise
+    want = [np.sum(np.logaddexp(0, logits[r].astype(np.float64)) - x[r // 2] * logits[r]) for r in range(4)]
+    np.testing.assert_allclose(ops.bernoulli_nll_of_samples(logits, x, 2), want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("n", [7, 1100])  # the fast backend shares the rows among threads from 1000 points on
 def test_tsne_gradient_matches_its_definition(backend_name, n):
     rng = np.random.default_rng(0)

@@ -148,15 +148,19 @@ def from_channel_major(src, bias, out):
 # its plane, the extra outputs are computed and dropped (forward), and the extra ``dy`` entries are zeros
 # (weight gradient), so they add nothing.
 #
-# A multiply-add streaming through memory is limited by loads and stores, not arithmetic. So each pass
-# applies three adjacent kernel columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to two
-# output channels: six multiply-adds per five loads and two stores, where one tap on one channel costs two
-# loads and a store per multiply-add. The helpers are inlined into the kernels so that LLVM sees the
-# accumulators are separate arrays and vectorises the loops over ``t``.
+# A multiply-add streaming through memory is limited by loads and stores, not arithmetic: one tap on one
+# output channel costs two loads and a store per multiply-add. So the forward pass applies three adjacent kernel
+# columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to a block of ``CHANNEL_BLOCK`` = 4
+# output channels at once: twelve multiply-adds per seven loads and four stores, the twelve weights held in
+# registers. The weight gradient sums six dot products at once (three columns, two output channels), its
+# partial sums in registers. Channels left over after the blocks go one at a time, so a convolution with one
+# output channel (the last layer of an image decoder) does its arithmetic once. The helpers are inlined into
+# the kernels so that LLVM sees the accumulators are separate arrays and vectorises the loops over ``t``.
 # ----------------------------------------------------------------------------------------------
 
 
 LANES = 16
+CHANNEL_BLOCK = 4
 
 
 @kernel
@@ -166,53 +170,106 @@ def vector_span(span):
 
 
 @inline_kernel
-def _accumulate_row(acc0, acc1, row, w0, w1, span):
-    """``acc0[t] += sum_e w0[e] row[t + e]`` and ``acc1[t] += sum_e w1[e] row[t + e]`` for ``t < span``."""
+def _accumulate_row_block(acc, row, w_rows, span):
+    """``acc[m, t] += sum_e w_rows[m, e] row[t + e]`` for the ``CHANNEL_BLOCK`` channels ``m`` and ``t < span``."""
+    a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+    w0, w1, w2, w3 = w_rows[0], w_rows[1], w_rows[2], w_rows[3]
     kw = w0.size
     full = kw - kw % 3
     for e in range(0, full, 3):
         src = row[e : e + span + 2]
-        u0, u1, u2 = w0[e], w0[e + 1], w0[e + 2]
-        v0, v1, v2 = w1[e], w1[e + 1], w1[e + 2]
+        u00, u01, u02 = w0[e], w0[e + 1], w0[e + 2]
+        u10, u11, u12 = w1[e], w1[e + 1], w1[e + 2]
+        u20, u21, u22 = w2[e], w2[e + 1], w2[e + 2]
+        u30, u31, u32 = w3[e], w3[e + 1], w3[e + 2]
         for t in range(span):
             s0, s1, s2 = src[t], src[t + 1], src[t + 2]
-            acc0[t] += u0 * s0 + u1 * s1 + u2 * s2
-            acc1[t] += v0 * s0 + v1 * s1 + v2 * s2
+            a0[t] += u00 * s0 + u01 * s1 + u02 * s2
+            a1[t] += u10 * s0 + u11 * s1 + u12 * s2
+            a2[t] += u20 * s0 + u21 * s1 + u22 * s2
+            a3[t] += u30 * s0 + u31 * s1 + u32 * s2
     for e in range(full, kw):
         src = row[e : e + span]
-        u0, v0 = w0[e], w1[e]
+        v0, v1, v2, v3 = w0[e], w1[e], w2[e], w3[e]
         for t in range(span):
-            acc0[t] += u0 * src[t]
-            acc1[t] += v0 * src[t]
+            a0[t] += v0 * src[t]
+            a1[t] += v1 * src[t]
+            a2[t] += v2 * src[t]
+            a3[t] += v3 * src[t]
+
+
+@inline_kernel
+def _accumulate_row_single(acc, row, w_row, span):
+    """``acc[t] += sum_e w_row[e] row[t + e]`` for ``t < span``: one output channel."""
+    kw = w_row.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        u0, u1, u2 = w_row[e], w_row[e + 1], w_row[e + 2]
+        for t in range(span):
+            acc[t] += u0 * src[t] + u1 * src[t + 1] + u2 * src[t + 2]
+    for e in range(full, kw):
+        src = row[e : e + span]
+        v = w_row[e]
+        for t in range(span):
+            acc[t] += v * src[t]
+
+
+@inline_kernel
+def _accumulate_plane_single_3x3(acc, plane, w_kernel, wp, span):
+    """``acc[t] += sum_{a, e < 3} w_kernel[a, e] plane[t + a Wp + e]``: one output channel, a 3x3 kernel, all nine
+    taps in one pass (one load and store of ``acc`` per nine multiply-adds, where a pass per kernel row has three)."""
+    u0, u1, u2 = w_kernel[0, 0], w_kernel[0, 1], w_kernel[0, 2]
+    v0, v1, v2 = w_kernel[1, 0], w_kernel[1, 1], w_kernel[1, 2]
+    q0, q1, q2 = w_kernel[2, 0], w_kernel[2, 1], w_kernel[2, 2]
+    r0, r1, r2 = plane[: span + 2], plane[wp : wp + span + 2], plane[2 * wp : 2 * wp + span + 2]
+    for t in range(span):
+        acc[t] += ((u0 * r0[t] + u1 * r0[t + 1] + u2 * r0[t + 2]) + (v0 * r1[t] + v1 * r1[t + 1] + v2 * r1[t + 2])
+                   + (q0 * r2[t] + q1 * r2[t + 1] + q2 * r2[t + 2]))
+
+
+@kernel
+def _store_rows(acc, wp, out):
+    """``out[i, j] = acc[i Wp + j]``: the true outputs of a plane computed at the padded width ``Wp``."""
+    ho, wo = out.shape
+    for i in range(ho):
+        copy(out[i], acc[i * wp : i * wp + wo])
 
 
 @parallel_fast_kernel
 def conv2d_forward_direct(x, w, b, ph, pw, y):
     """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1), where ``xp`` is
     ``x`` padded by ``(ph, pw)`` (cropped if negative); each thread pads one image at a time into its own
-    buffer, which stays in cache. Output channels go in pairs ``(o, o + 1)``; with an odd count the last
-    channel is paired with itself."""
+    buffer, which stays in cache. Output channels go in blocks of ``CHANNEL_BLOCK``, the rest one by one (a 3x3
+    kernel in one pass per input channel)."""
     n_img, n_in = x.shape[0], x.shape[1]
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
     hp, wp = ho + kh - 1, wo + kw - 1
     span = vector_span((ho - 1) * wp + wo)
     tail = span - ((ho - 1) * wp + wo)
+    blocked = n_out - n_out % CHANNEL_BLOCK
     for n in prange(n_img):
         flat = np.empty((n_in, hp * wp + tail), dtype=y.dtype)
         pad_channels(x[n], ph, pw, hp, wp, flat)
-        acc0 = np.empty(span, dtype=y.dtype)
-        acc1 = np.empty(span, dtype=y.dtype)
-        for o in range(0, n_out, 2):
-            o1 = min(o + 1, n_out - 1)
-            fill(acc0, b[o])
-            fill(acc1, b[o1])
+        acc = np.empty((CHANNEL_BLOCK, span), dtype=y.dtype)
+        for o in range(0, blocked, CHANNEL_BLOCK):
+            for m in range(CHANNEL_BLOCK):
+                fill(acc[m], b[o + m])
             for c in range(n_in):
                 for a in range(kh):
-                    _accumulate_row(acc0, acc1, flat[c, a * wp :], w[o, c, a], w[o1, c, a], span)
-            for i in range(ho):
-                copy(y[n, o, i], acc0[i * wp : i * wp + wo])
-                copy(y[n, o1, i], acc1[i * wp : i * wp + wo])
+                    _accumulate_row_block(acc, flat[c, a * wp :], w[o : o + CHANNEL_BLOCK, c, a], span)
+            for m in range(CHANNEL_BLOCK):
+                _store_rows(acc[m], wp, y[n, o + m])
+        for o in range(blocked, n_out):
+            fill(acc[0], b[o])
+            for c in range(n_in):
+                if kh == 3 and kw == 3:
+                    _accumulate_plane_single_3x3(acc[0], flat[c], w[o, c], wp, span)
+                else:
+                    for a in range(kh):
+                        _accumulate_row_single(acc[0], flat[c, a * wp :], w[o, c, a], span)
+            _store_rows(acc[0], wp, y[n, o])
 
 
 @kernel
@@ -225,7 +282,7 @@ def _spread_row(d, wp, out):
 
 
 @inline_kernel
-def _correlate_row(g0, g1, d0, d1, row, span, zero):
+def _correlate_row_pair(g0, g1, d0, d1, row, span, zero):
     """``g0[e] += sum_{t < span} d0[t] row[t + e]`` and ``g1[e] += sum_t d1[t] row[t + e]`` for every kernel
     column ``e`` (``zero``: 0 in the dtype)."""
     kw = g0.size
@@ -257,21 +314,45 @@ def _correlate_row(g0, g1, d0, d1, row, span, zero):
         g1[e] += q0
 
 
+@inline_kernel
+def _correlate_row_single(g, d, row, span, zero):
+    """``g[e] += sum_{t < span} d[t] row[t + e]`` for every kernel column ``e``: one output channel."""
+    kw = g.size
+    full = kw - kw % 3
+    for e in range(0, full, 3):
+        src = row[e : e + span + 2]
+        p0 = p1 = p2 = zero
+        for t in range(span):
+            p0 += d[t] * src[t]
+            p1 += d[t] * src[t + 1]
+            p2 += d[t] * src[t + 2]
+        g[e] += p0
+        g[e + 1] += p1
+        g[e + 2] += p2
+    for e in range(full, kw):
+        src = row[e : e + span]
+        p0 = zero
+        for t in range(span):
+            p0 += d[t] * src[t]
+        g[e] += p0
+
+
 @parallel_fast_kernel
 def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
     """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
 
     ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
     ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built one
-    image at a time in the thread's own buffers. Output channels go in pairs (an odd last channel is paired
-    with itself, its twin's sums going to a scratch row). Group ``g`` of ``G = partial.shape[0]`` sums images
-    ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups, so no two threads write the same memory."""
+    image at a time in the thread's own buffers. Output channels go in pairs, an odd last one alone. Group ``g``
+    of ``G = partial.shape[0]`` sums images ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups,
+    so no two threads write the same memory."""
     n_img, n_in = x.shape[0], x.shape[1]
     n_groups, n_out, _, kh, kw = partial.shape
     ho, wo = dy.shape[2], dy.shape[3]
     hp, wp = ho + kh - 1, wo + kw - 1
     span = vector_span((ho - 1) * wp + wo)
     tail = span - ((ho - 1) * wp + wo)
+    paired = n_out - n_out % 2
     for g in prange(n_groups):
         part = partial[g]
         fill(part.reshape(part.size), 0)
@@ -279,17 +360,19 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
         flat = np.empty((n_in, hp * wp + tail), dtype=partial.dtype)
         d0 = np.empty(span, dtype=partial.dtype)
         d1 = np.empty(span, dtype=partial.dtype)
-        scratch = np.empty(kw, dtype=partial.dtype)
         for n in range(g, n_img, n_groups):
             pad_channels(x[n], ph, pw, hp, wp, flat)
-            for o in range(0, n_out, 2):
-                o1 = min(o + 1, n_out - 1)
+            for o in range(0, paired, 2):
                 _spread_row(dy[n, o], wp, d0)
-                _spread_row(dy[n, o1], wp, d1)
+                _spread_row(dy[n, o + 1], wp, d1)
                 for c in range(n_in):
                     for a in range(kh):
-                        twin = part[o1, c, a] if o1 != o else scratch
-                        _correlate_row(part[o, c, a], twin, d0, d1, flat[c, a * wp :], span, zero)
+                        _correlate_row_pair(part[o, c, a], part[o + 1, c, a], d0, d1, flat[c, a * wp :], span, zero)
+            if paired < n_out:
+                _spread_row(dy[n, paired], wp, d0)
+                for c in range(n_in):
+                    for a in range(kh):
+                        _correlate_row_single(part[paired, c, a], d0, flat[c, a * wp :], span, zero)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,14 +8,18 @@ matrix product (BLAS, on the threads the policy of ``blas`` leaves it).
 
 Each kernel works on flat C-contiguous views; the operations accept any array and return a new one of the
 input's shape and dtype. ``zero`` and ``one`` arrive in the arrays' dtype, so that a float32 kernel never
-converts to float64.
+converts to float64. Arrays of ``PARALLEL_SIZE`` values or more (a convolutional layer's activations) are shared
+among the threads; smaller ones stay on the calling thread, where waking the pool would cost more than the pass.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
-from .jit import kernel
+from .jit import inline_kernel, kernel, parallel_kernel
+
+PARALLEL_SIZE = 1 << 18
 
 
 @kernel
@@ -24,12 +28,28 @@ def _relu_backward(x, dy, dx, zero):
         dx[i] = dy[i] if x[i] > 0 else zero
 
 
+@parallel_kernel
+def _relu_backward_threads(x, dy, dx, zero):
+    for i in prange(x.size):
+        dx[i] = dy[i] if x[i] > 0 else zero
+
+
+@inline_kernel
+def _sigmoid_of(v, one):
+    e = np.exp(-abs(v))
+    return one / (one + e) if v >= 0 else e / (one + e)
+
+
 @kernel
 def _sigmoid(x, out, one):
     for i in range(x.size):
-        v = x[i]
-        e = np.exp(-abs(v))
-        out[i] = one / (one + e) if v >= 0 else e / (one + e)
+        out[i] = _sigmoid_of(x[i], one)
+
+
+@parallel_kernel
+def _sigmoid_threads(x, out, one):
+    for i in prange(x.size):
+        out[i] = _sigmoid_of(x[i], one)
 
 
 def _flat(a):
@@ -40,7 +60,8 @@ def relu_backward(x, dy):
     """``dx = dy`` where ``x > 0``, else 0."""
     dx = np.empty(dy.shape, dtype=dy.dtype)
     if dx.size:
-        _relu_backward(_flat(x), _flat(dy), dx.reshape(-1), dy.dtype.type(0))
+        kernel = _relu_backward_threads if dx.size >= PARALLEL_SIZE else _relu_backward
+        kernel(_flat(x), _flat(dy), dx.reshape(-1), dy.dtype.type(0))
     return dx
 
 
@@ -49,7 +70,8 @@ def sigmoid(x):
     x = np.asarray(x)
     out = np.empty(x.shape, dtype=x.dtype)
     if out.size:
-        _sigmoid(_flat(x), out.reshape(-1), x.dtype.type(1))
+        kernel = _sigmoid_threads if out.size >= PARALLEL_SIZE else _sigmoid
+        kernel(_flat(x), out.reshape(-1), x.dtype.type(1))
     return out
 
 

@@ -16,12 +16,23 @@ the options below: after changing ``OPTIONS`` or ``FASTMATH``, delete the ``*.nb
 (a test checks it). ``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns
 the long inner sums of the convolutions into vector instructions; it never assumes away NaN or infinity.
 
-Thread pool. Unless ``NUMBA_THREADING_LAYER`` is set, npae asks Numba for its ``workqueue`` layer rather than
-OpenMP. An OpenMP team waits for every thread at the end of each parallel loop, spinning; when another
-process holds one of the cores, that wait lasts a scheduler time slice, and on a busy machine every parallel
-loop then costs milliseconds (benchmarks/README.md has the measurement). The workqueue pool does not nest
-parallel loops and must not be entered from two Python threads at once; npae's kernels never nest. Set
-``NUMBA_THREADING_LAYER=omp`` to choose OpenMP anyway.
+Thread pool. Unless ``NUMBA_THREADING_LAYER`` is set, npae asks Numba for its OpenMP layer with passive waiting
+(``OMP_WAIT_POLICY=passive``, unless set), and for the ``workqueue`` layer where OpenMP is missing. A training
+step enters a parallel loop a few dozen times, with a little serial work in between, so what matters is how the
+pool's threads wait between loops:
+
+- OpenMP's default lets a finished thread spin for a while; when another process holds one of the cores, the
+  spinning thread takes the time its sibling needs, and every parallel loop then costs a scheduler time slice.
+- The ``workqueue`` pool sleeps at once, but the calling thread hands all the work to the pool's own threads and
+  waits: each loop wakes every worker, and on a machine with other (even low-priority) work a woken thread can
+  wait a time slice for its core.
+- Passive OpenMP sleeps at once too, and the calling thread works as one of the team, so a loop on two threads
+  wakes only one: as good as the workqueue on a busy machine and much faster on a shared one
+  (benchmarks/README.md has the measurements).
+
+npae's kernels never nest parallel loops. GNU OpenMP does not survive ``fork()`` in a process that has used it
+(Numba stops such a child with an error): start worker processes with ``spawn``, or set
+``NUMBA_THREADING_LAYER=workqueue``.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ import os
 import numba
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read by libgomp when Numba's OpenMP layer loads
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+    numba.config.THREADING_LAYER = "default"
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
