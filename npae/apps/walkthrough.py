@@ -59,9 +59,10 @@ run_size = "full"
 synthetic_data = False
 
 
-def parse_args(description, argv=None):
+def parse_args(description, argv=None, add_arguments=None):
     """The command line every walkthrough accepts: ``--quick`` or ``--short``, ``--out DIR``, ``--seed``,
-    ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``."""
+    ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``. ``add_arguments(parser)`` adds a
+    script's own options (walkthrough 12's ``--recipe``)."""
     global run_size
     script = pathlib.Path(sys.argv[0]).resolve()
     parser = argparse.ArgumentParser(
@@ -80,6 +81,8 @@ def parse_args(description, argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding mnist/ with the IDX files (default: $NPAE_DATA_DIR, then the cache)")
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     args.size = "quick" if args.quick else "short" if args.short else "full"
     run_size = args.size

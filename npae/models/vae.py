@@ -656,6 +656,17 @@ class VAE(Model):
         parts = [self._posterior(X[b], None if y is None else y[b]) for b in self._batches(X.shape[0], batch_size)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+    def active_units(self, X, y=None, threshold=0.01):
+        """The number of latent dimensions the model uses: those whose posterior mean varies across the images
+        ``X`` with variance above ``threshold`` (Burda et al. 2016: ``Cov_x(E_q[z_j]) > 10^-2``).
+
+        A dimension whose ``mu`` is the same for every image says nothing about the image: its posterior is the
+        prior, and the decoder ignores it.
+        """
+        threshold = real_number(threshold, "threshold", low=0.0)
+        mu, _ = self.encode(X, y)
+        return int((mu.var(axis=0, dtype=np.float64) > threshold).sum())
+
     def decode(self, Z, y=None, batch_size=1000):
         """Images from codes ``Z`` (N, latent_dim): pixel probabilities (Bernoulli) or means (Gaussian)."""
         Z = check_data(Z, "Z", self.dtype, (self.latent_dim,))
