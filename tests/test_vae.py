@@ -72,6 +72,15 @@ def loss_and_parameter_grads(vae, x, eps, y=None):
     return value_and_grads, tensors
 
 
+def posterior_gradient_errors(loss, x, mu, logvar, eps):
+    """Finite-difference errors of ``(dL/dmu, dL/dlogvar)`` returned by ``loss(x, mu, logvar, eps)``
+    (``posterior_loss`` or ``importance_weighted_loss``) with the noise held fixed."""
+    def value_and_grads():
+        logs, dmu, dlogvar = loss(x, mu, logvar, eps)
+        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
+    return check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+
+
 def sum_to_shape(grad, shape):
     """Sum a broadcast gradient back to the shape of the tensor that was broadcast."""
     return grad.sum(axis=tuple(i for i, size in enumerate(shape) if size == 1), keepdims=True)
@@ -215,11 +224,7 @@ def test_loss_gradient_wrt_mu_and_logvar(with_free_bits):
     mu, logvar = rng.standard_normal((5, LATENT)) * [0.2, 1.5], rng.standard_normal((5, LATENT)) * 0.5
     free_bits = floor_between_dimensions(mu, logvar) if with_free_bits else 0.0
     vae = tiny_vae(beta=1.3, free_bits=free_bits)
-
-    def value_and_grads():
-        logs, dmu, dlogvar = vae.posterior_loss(x, mu, logvar, eps)
-        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
-    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    errors = posterior_gradient_errors(vae.posterior_loss, x, mu, logvar, eps)
     assert max(errors.values()) < GRAD_TOL, errors
 
 
@@ -326,11 +331,7 @@ def test_iwae_loss_gradient_wrt_mu_and_logvar():
     x, eps, _ = iwae_batch(vae, n=3)
     rng = np.random.default_rng(7)
     mu, logvar = rng.standard_normal((3, LATENT)), rng.standard_normal((3, LATENT)) * 0.5
-
-    def value_and_grads():
-        logs, dmu, dlogvar = vae.importance_weighted_loss(x, mu, logvar, eps)
-        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
-    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    errors = posterior_gradient_errors(vae.importance_weighted_loss, x, mu, logvar, eps)
     assert max(errors.values()) < GRAD_TOL, errors
 
 
@@ -506,6 +507,20 @@ def test_save_load_round_trip(tmp_path, kwargs):
     for name, value in vae.get_weights().items():
         np.testing.assert_array_equal(loaded.get_weights()[name], value)
     np.testing.assert_array_equal(loaded.elbo(x, y), vae.elbo(x, y))
+
+
+def test_active_units_count_the_dimensions_whose_mean_varies_across_images():
+    """Zero the encoder's weights into mu_1: that dimension's posterior mean is one constant for every image."""
+    vae = tiny_vae()
+    last = vae.encoder.layers[-1]
+    last.params["W"][:, 1] = 0.0
+    X = np.random.default_rng(0).random((50, D))
+    mu, _ = vae.encode(X)
+    assert mu[:, 1].var() == 0 and mu[:, 0].var() > 0.01
+    assert vae.active_units(X) == 1
+    assert vae.active_units(X, threshold=10.0) == 0
+    with pytest.raises(ValueError, match="threshold"):
+        vae.active_units(X, threshold=-1)
 
 
 def test_mlp_vae_is_the_benchmark_architecture():

@@ -85,6 +85,9 @@ class Recipe:
     short_epochs: int
     quick_epochs: int
 
+    def epochs_for(self, args):
+        return pick(args, full=self.epochs, short=self.short_epochs, quick=self.quick_epochs)
+
     def build(self, args, epochs):
         """The network with this recipe's objective and warm-up, initialised from the seed."""
         warmup = round(WARMUP_FRACTION * epochs) if self.annealed else 0
@@ -96,11 +99,17 @@ class Recipe:
 
 
 RECIPES = [
-    Recipe("plain", "(a) VAE, constant rate", "elbo", 1, False, 410, 14, 2),
-    Recipe("schedule", "(b) VAE, cosine rate + KL warm-up", "elbo", 1, True, 410, 14, 2),
-    Recipe("iwae5", "(c) IWAE k = 5, as (b)", "iwae", 5, True, 170, 6, 1),
-    Recipe("iwae50", "(c) IWAE k = 50, as (b)", "iwae", 50, True, 21, 1, 1),
+    Recipe("plain", "(a) VAE, constant rate", "elbo", 1, False, 380, 14, 2),
+    Recipe("schedule", "(b) VAE, cosine rate + KL warm-up", "elbo", 1, True, 380, 14, 2),
+    Recipe("iwae5", "(c) IWAE k = 5, as (b)", "iwae", 5, True, 160, 6, 1),
+    Recipe("iwae50", "(c) IWAE k = 50, as (b)", "iwae", 50, True, 20, 1, 1),
 ]
+
+
+def sample_counts(args):
+    """k of the held-out curve, of the test bound at the snapshots, and of the final test bound."""
+    return (pick(args, full=50, short=20, quick=5), pick(args, full=1000, short=100, quick=10),
+            pick(args, full=5000, short=200, quick=20))
 
 
 def add_recipe_argument(parser):
@@ -131,11 +140,11 @@ def save_snapshots(paths):
 
 def train(recipe, args, x_train, held_out):
     """Train one recipe (resuming a full run from its checkpoint); returns its record and the final model."""
-    epochs = pick(args, full=recipe.epochs, short=recipe.short_epochs, quick=recipe.quick_epochs)
+    epochs = recipe.epochs_for(args)
     folder = args.out / recipe.name
     folder.mkdir(parents=True, exist_ok=True)
     model = recipe.build(args, epochs)
-    monitor = HeldOutBound(held_out, every=max(1, epochs // 20), k=pick(args, full=50, short=20, quick=5), n=None,
+    monitor = HeldOutBound(held_out, every=max(1, epochs // 20), k=sample_counts(args)[0], n=None,
                            seed=args.seed, path=folder / "held_out.json" if args.size == "full" else None)
     snapshots = {e: folder / f"epoch{e}.npz" for e in snapshot_epochs(epochs)}
     print(f"{recipe.label}: {epochs} epochs, {model.num_parameters()} parameters", flush=True)
@@ -177,7 +186,7 @@ def test_scores(args, path, x_test, k):
 def evaluate(args, recipe, record, model, x_test):
     """The test bound at every snapshot (L_1000); for the final model L_5000, the held-out L_1000 (by which
     the best model is chosen) and the number of active latent dimensions."""
-    k, k_final = pick(args, full=1000, short=100, quick=10), pick(args, full=5000, short=200, quick=20)
+    _, k, k_final = sample_counts(args)
     record["test"] = {
         e: {"minutes": record["minutes_at_epoch"][e],
             **cached(args, recipe, f"epoch{e}_k{k}", lambda path=path: test_scores(args, path, x_test, k))}
@@ -223,7 +232,7 @@ def bound_vs_minutes_figure(records, k, findings):
     return fig
 
 
-def held_out_figure(records, k):
+def held_out_figure(records, k, n_held_out):
     plt = plots.pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, recipe in enumerate(RECIPES):
@@ -231,10 +240,10 @@ def held_out_figure(records, k):
         minutes = np.cumsum(record["history"]["epoch_time"]) / 60
         epochs = [r["epoch"] for r in record["held_out"]]
         at = [minutes[e - 1] for e in epochs]
-        left.plot(at, [r["iw_bound"] for r in record["held_out"]], "-", color=f"C{i}", label=recipe.label)
-        right.plot(at, [r["gap"] for r in record["held_out"]], "-", color=f"C{i}", label=recipe.label)
+        left.plot(at, [r["iw_bound"] for r in record["held_out"]], ".-", color=f"C{i}", label=recipe.label)
+        right.plot(at, [r["gap"] for r in record["held_out"]], ".-", color=f"C{i}", label=recipe.label)
     left.set_ylabel(f"held-out L_{k} (nats per image)")
-    left.set_title(f"held-out bound L_{k} while training (1,000 training images kept out)", fontsize=10)
+    left.set_title(f"held-out bound L_{k} while training ({n_held_out:,} training images kept out)", fontsize=10)
     right.set_ylabel(f"L_{k} - ELBO (nats per image)")
     right.set_title("how far the bound rises above the ELBO on the same images", fontsize=10)
     for ax in (left, right):
@@ -246,21 +255,22 @@ def held_out_figure(records, k):
 
 
 def gap_figure(records, k, findings):
+    """Each final model's test ELBO and L_k, joined by a line whose length is the gap between them."""
     plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(7.2, 4.2))
-    x = np.arange(len(RECIPES))
-    elbo = [records[r.name]["final"]["elbo"] for r in RECIPES]
-    bound = [records[r.name]["final"][f"iw_bound_k{k}"] for r in RECIPES]
-    ax.bar(x - 0.2, elbo, 0.4, color="C1", label="ELBO (one z per image)")
-    ax.bar(x + 0.2, bound, 0.4, color="C0", label=f"L_{k}")
-    for xi, e, b in zip(x, elbo, bound):
-        ax.text(xi, max(e, b) + 0.3, f"gap {b - e:.2f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x, [r.label.replace(", ", ",\n", 1) for r in RECIPES], fontsize=7.5)
-    low = min(elbo) - 3
-    ax.set_ylim(low, max(bound) + 2)
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    for i, recipe in enumerate(RECIPES):
+        elbo, bound = records[recipe.name]["final"]["elbo"], records[recipe.name]["final"][f"iw_bound_k{k}"]
+        ax.plot([i, i], [elbo, bound], "-", color="gray", linewidth=1)
+        ax.plot(i, elbo, "o", color="C1", label="ELBO (one z per image)" if i == 0 else None)
+        ax.plot(i, bound, "s", color="C0", label=f"L_{k}" if i == 0 else None)
+        ax.annotate(f"gap {bound - elbo:.2f}", (i, (elbo + bound) / 2), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_xticks(range(len(RECIPES)), [r.label.replace(", ", ",\n", 1) for r in RECIPES], fontsize=7.5)
+    ax.set_xlim(-0.5, len(RECIPES) - 0.3)
+    ax.grid(alpha=0.3, axis="y")
     ax.set_ylabel("mean over the test images (nats per image)")
     ax.set_title(findings.title(f"test ELBO and L_{k} of each final model", "iwae_narrows_gap"), fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
@@ -290,7 +300,7 @@ def main():
         return
     x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
     records = {r.name: evaluate(args, r, *trained[r.name], x_test) for r in recipes}
-    k, k_final = pick(args, full=1000, short=100, quick=10), pick(args, full=5000, short=200, quick=20)
+    k_held_out, k, k_final = sample_counts(args)
     vae_best = max(records["plain"]["final"][f"iw_bound_k{k_final}"], records["schedule"]["final"][f"iw_bound_k{k_final}"])
     iwae_best = max(records["iwae5"]["final"][f"iw_bound_k{k_final}"], records["iwae50"]["final"][f"iw_bound_k{k_final}"])
     best = max(RECIPES, key=lambda r: records[r.name]["held_out_full_bound"])
@@ -309,11 +319,11 @@ def main():
                    "the schedule and warm-up beat the constant rate in the same time")
 
     save_figure(bound_vs_minutes_figure(records, k, findings), args.out, "bound_vs_minutes")
-    save_figure(held_out_figure(records, pick(args, full=50, short=20, quick=5)), args.out, "held_out_curves")
+    save_figure(held_out_figure(records, k_held_out, len(held_out)), args.out,
+                "held_out_curves")
     save_figure(gap_figure(records, k, findings), args.out, "elbo_gap")
     schedule = next(r for r in RECIPES if r.name == "schedule")
-    save_figure(schedule_figure(schedule, args, pick(args, full=schedule.epochs, short=schedule.short_epochs,
-                                                     quick=schedule.quick_epochs)), args.out, "schedule")
+    save_figure(schedule_figure(schedule, args, schedule.epochs_for(args)), args.out, "schedule")
     best_model = trained[best.name][1]
     save_figure(plots.image_grid(
         best_model.sample(100, seed=args.seed), nrows=10,
