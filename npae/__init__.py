@@ -18,14 +18,14 @@ from .core.layers import (
     MaxPool2D, ReLU, Reshape, SaltAndPepperNoise, Sequential, Sigmoid, Softplus, Tanh, UpSampling2D,
 )
 from .core.losses import MSE, BinaryCrossEntropy, SoftmaxCrossEntropy
-from .core.optim import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
+from .core.optim import SGD, Adam, CosineDecay, ExponentialDecay, StagedDecay, StepDecay
 from .core.penalties import Contractive, KLSparsity, L1Activity, L1Weights, WeightDecay
 from .core.registry import register
 from .io import load, save
 from .models import (
     PCA, VAE, Autoencoder, ConditionalVAE, KernelPCA, conv_autoencoder, dense_autoencoder, mlp, mlp_vae,
 )
-from .training import History, TrainingDiverged, TrainingInterrupted
+from .training import HeldOutBound, History, TrainingDiverged, TrainingInterrupted
 
 __version__ = "0.1.0"
 
@@ -35,10 +35,10 @@ __all__ = [
     "LeakyReLU", "MaskingNoise", "MaxPool2D", "ReLU", "Reshape", "SaltAndPepperNoise", "Sequential", "Sigmoid",
     "Softplus", "Tanh", "UpSampling2D",
     "MSE", "BinaryCrossEntropy", "SoftmaxCrossEntropy",
-    "SGD", "Adam", "CosineDecay", "ExponentialDecay", "StepDecay",
+    "SGD", "Adam", "CosineDecay", "ExponentialDecay", "StagedDecay", "StepDecay",
     "Contractive", "KLSparsity", "L1Activity", "L1Weights", "WeightDecay",
     "register", "load", "save",
     "PCA", "VAE", "Autoencoder", "ConditionalVAE", "KernelPCA",
     "conv_autoencoder", "dense_autoencoder", "mlp", "mlp_vae",
-    "History", "TrainingDiverged", "TrainingInterrupted",
+    "HeldOutBound", "History", "TrainingDiverged", "TrainingInterrupted",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import npae
-from npae import SGD, Dense, ReLU, Sequential, Sigmoid
+from npae import SGD, Adam, Dense, HeldOutBound, ReLU, Sequential, Sigmoid, StagedDecay, StepDecay
 from npae import GaussianNoise, MaskingNoise
 from npae.models import Autoencoder
 from npae.models.vae import VAE
@@ -214,9 +214,48 @@ def test_vae_with_warmup_and_binarisation_resumes_bit_identically(tmp_path, monk
     assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
 
 
+def test_iwae_with_a_schedule_and_a_held_out_monitor_resumes_bit_identically(tmp_path, monkeypatch):
+    """The IWAE draws (N, k, K) noise from the loop's Generator, the rate follows StagedDecay, and the monitor's
+    records (its JSON file) continue across the interruption; a stale record of a later epoch is replaced."""
+
+    def build_iwae():
+        return VAE(mlp((8, 6, 4), rng=1), mlp((2, 6, 8), rng=2), latent_dim=2, binarize=True, warmup_epochs=2,
+                   objective="iwae", k=3)
+
+    X_train, X_val = data()
+    X_val = (X_val > 0.5).astype(np.float32)
+    settings = dict(epochs=6, batch_size=8, verbose=0, seed=4)
+
+    def optimizer():
+        return Adam(0.01, schedule=StagedDecay(6, stages=3))
+
+    straight = build_iwae()
+    monitor = HeldOutBound(X_val, every=2, k=4, n=5, seed=1)
+    history = straight.fit(X_train, optimizer=optimizer(), callbacks=[monitor], **settings)
+    interrupted = build_iwae()
+    interrupt_at_call(interrupted, monkeypatch, 19)  # during epoch 5, after the monitor's epoch-4 record
+    path = tmp_path / "held_out.json"
+    with pytest.raises(TrainingInterrupted, match=r"after epoch 4\) is intact"):
+        interrupted.fit(X_train, optimizer=optimizer(), checkpoint_dir=tmp_path, callbacks=[
+            HeldOutBound(X_val, every=2, k=4, n=5, seed=1, path=path)], **settings)
+    stale = json.loads(path.read_text()) + [{"epoch": 6, "iw_bound": 0.0, "elbo": 0.0, "gap": 0.0, "seconds": 0.0}]
+    path.write_text(json.dumps(stale))  # as if a killed run had scored epoch 6 without checkpointing it
+    resumed = build_iwae()
+    resumed_monitor = HeldOutBound(X_val, every=2, k=4, n=5, seed=1, path=path)
+    assert [r["epoch"] for r in resumed_monitor.records] == [2, 4, 6]
+    resumed_history = resumed.fit(X_train, optimizer=optimizer(), checkpoint_dir=tmp_path, resume=True,
+                                  callbacks=[resumed_monitor], **settings)
+    assert_same_run(resumed, resumed_history, (straight.get_weights(), history))
+    assert [r["epoch"] for r in resumed_monitor.records] == [2, 4, 6]
+    for got, expected in zip(resumed_monitor.records, monitor.records):
+        assert (got["iw_bound"], got["elbo"]) == (expected["iw_bound"], expected["elbo"])
+
+
 MISMATCHES = [
     ("batch_size", dict(batch_size=4), r"batch_size=8, but this call has batch_size=4"),
     ("optimizer", dict(optimizer=SGD(0.2, momentum=0.9)), r"optimizer=\{'type': 'SGD', 'lr': 0\.1.*'lr': 0\.2"),
+    ("schedule", dict(optimizer=SGD(0.1, momentum=0.9, schedule=StepDecay(2))),
+     r"optimizer=\{'type': 'SGD', 'lr': 0\.1, .*'schedule': 'StepDecay\(step_size=2, gamma=0\.1\)'"),
     ("data", dict(X=data()[0][::-1].copy()), r"data_crc32=\d+, but this call has data_crc32=\d+"),
     ("shuffle", dict(shuffle=False), r"shuffle=True, but this call has shuffle=False"),
     ("patience", dict(patience=3), r"patience=50, but this call has patience=3"),

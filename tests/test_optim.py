@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npae import SGD, Adam, CosineDecay, ExponentialDecay, StepDecay
+from npae import SGD, Adam, CosineDecay, ExponentialDecay, StagedDecay, StepDecay
 
 
 def quadratic_grad(p):
@@ -78,6 +78,33 @@ def test_schedules():
     opt = SGD(lr=1.0, schedule=StepDecay(1, 0.1))
     opt.start_epoch(2)
     assert opt.lr == pytest.approx(0.01)
+
+
+def test_staged_decay_is_the_iwae_papers_schedule_and_compresses():
+    """Stage i of the paper: 3^i epochs at 10^{-i/7} (ends 1, 4, 13, ..., 3280); compressed, the same shape."""
+    paper = StagedDecay(3280)
+    assert paper.stage_ends() == [1, 4, 13, 40, 121, 364, 1093, 3280]
+    for i, (start, end) in enumerate(zip([0] + paper.stage_ends()[:-1], paper.stage_ends())):
+        assert end - start == 3**i
+        assert paper(start) == paper(end - 1) == pytest.approx(10 ** (-i / 7))
+    assert paper(5000) == pytest.approx(0.1)  # past the end: the last rate
+    short = StagedDecay(600)
+    assert short.stage_ends() == [1, 2, 3, 7, 22, 67, 200, 600]  # every stage at least one epoch
+    factors = [short(e) for e in range(600)]
+    assert factors[0] == 1 and factors[-1] == pytest.approx(0.1) and factors == sorted(factors, reverse=True)
+    with pytest.raises(ValueError, match="stages: at most one stage per epoch"):
+        StagedDecay(5, stages=8)
+
+
+def test_config_names_the_schedule_so_a_checkpoint_cannot_resume_under_another():
+    assert "schedule" not in Adam().config()
+    assert Adam(schedule=StagedDecay(600)).config()["schedule"] == (
+        "StagedDecay(epochs=600, stages=8, growth=3.0, decay=0.719685673001152)")
+    assert Adam(schedule=CosineDecay(10)).config() != Adam(schedule=CosineDecay(20)).config()
+
+    def halve(epoch):
+        return 0.5
+    assert SGD(schedule=halve).config()["schedule"].endswith("halve")
 
 
 def test_optimizer_errors():

@@ -15,8 +15,8 @@ import npae
 from npae.datasets import binarize
 from npae.gradcheck import check_function, relative_error
 from npae.models.vae import (
-    VAE, ConditionalVAE, bernoulli_nll, bernoulli_nll_grad, gaussian_nll, gaussian_nll_grads, kl_divergence, kl_term,
-    log_posterior_from_noise, log_standard_normal, reparameterize, reparameterize_backward,
+    VAE, ConditionalVAE, bernoulli_nll, bernoulli_nll_grad, gaussian_nll, gaussian_nll_grads, importance_weighted_bound,
+    kl_divergence, kl_term, log_posterior_from_noise, log_standard_normal, reparameterize, reparameterize_backward,
 )
 from npae.models.zoo import mlp_vae
 
@@ -70,6 +70,15 @@ def loss_and_parameter_grads(vae, x, eps, y=None):
         return logs["loss"], dict(vae.named_gradients())
     tensors = dict(vae.named_parameters())
     return value_and_grads, tensors
+
+
+def posterior_gradient_errors(loss, x, mu, logvar, eps):
+    """Finite-difference errors of ``(dL/dmu, dL/dlogvar)`` returned by ``loss(x, mu, logvar, eps)``
+    (``posterior_loss`` or ``importance_weighted_loss``) with the noise held fixed."""
+    def value_and_grads():
+        logs, dmu, dlogvar = loss(x, mu, logvar, eps)
+        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
+    return check_function(value_and_grads, {"mu": mu, "logvar": logvar})
 
 
 def sum_to_shape(grad, shape):
@@ -215,11 +224,7 @@ def test_loss_gradient_wrt_mu_and_logvar(with_free_bits):
     mu, logvar = rng.standard_normal((5, LATENT)) * [0.2, 1.5], rng.standard_normal((5, LATENT)) * 0.5
     free_bits = floor_between_dimensions(mu, logvar) if with_free_bits else 0.0
     vae = tiny_vae(beta=1.3, free_bits=free_bits)
-
-    def value_and_grads():
-        logs, dmu, dlogvar = vae.posterior_loss(x, mu, logvar, eps)
-        return logs["loss"], {"mu": dmu, "logvar": dlogvar}
-    errors = check_function(value_and_grads, {"mu": mu, "logvar": logvar})
+    errors = posterior_gradient_errors(vae.posterior_loss, x, mu, logvar, eps)
     assert max(errors.values()) < GRAD_TOL, errors
 
 
@@ -274,6 +279,124 @@ def test_fit_lowers_the_negative_elbo_and_keeps_float32():
         assert param.dtype == np.float32 and grad.dtype == np.float32
     for out in (vae.elbo(X[:5]), vae.log_likelihood(X[:5], k=3), vae.sample(2), vae.encode(X[:2])[1]):
         assert out.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------------------------
+# The importance-weighted objective (IWAE)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_importance_weighted_bound_value_gradient_and_stability():
+    rng = np.random.default_rng(3)
+    log_w = rng.standard_normal((3, 5)) * 4
+
+    def value_and_grads():
+        bound, weights = importance_weighted_bound(log_w)
+        return bound.sum(), {"log_w": weights}
+    bound, weights = importance_weighted_bound(log_w)
+    np.testing.assert_allclose(bound, np.log(np.exp(log_w).mean(axis=1)), rtol=1e-12)
+    np.testing.assert_allclose(weights.sum(axis=1), 1, rtol=1e-12)
+    errors = check_function(value_and_grads, {"log_w": log_w})
+    assert max(errors.values()) < GRAD_TOL, errors
+    far = log_w - 2000  # every e^{log w} underflows to 0, but the bound and the weights only shift
+    np.testing.assert_allclose(importance_weighted_bound(far)[0], bound - 2000, rtol=1e-12)
+    np.testing.assert_allclose(importance_weighted_bound(far)[1], weights, rtol=1e-12)
+    single = rng.standard_normal((4, 1))
+    np.testing.assert_array_equal(importance_weighted_bound(single)[0], single[:, 0])
+
+
+def iwae_batch(vae, n=4, seed=1, n_classes=None):
+    """Images, IWAE noise of shape (n, k, K) and labels."""
+    rng = np.random.default_rng(seed)
+    y = None if n_classes is None else rng.integers(0, n_classes, n)
+    return rng.random((n, D)), rng.standard_normal(vae.noise_shape(n)), y
+
+
+@pytest.mark.parametrize("kwargs", LIKELIHOOD_CASES + [{"n_classes": N_CLASSES, "beta": 1.5}],
+                         ids=lambda k: f"{k.get('likelihood', 'conditional')}-{k.get('variance', '')}")
+def test_iwae_loss_gradient_wrt_every_parameter(kwargs):
+    vae = tiny_vae(objective="iwae", k=4, **kwargs)
+    if vae.output_logvar is not None:  # away from its start at 0, where a wrong factor could hide
+        vae.output_logvar.params["logvar"] = np.random.default_rng(5).normal(0, 0.5, vae.output_logvar.params["logvar"].shape)
+    x, eps, y = iwae_batch(vae, n_classes=kwargs.get("n_classes"))
+    assert eps.shape == (4, 4, LATENT)
+    errors = check_function(*loss_and_parameter_grads(vae, x, eps, y))
+    assert set(errors) == {name for name, _ in vae.named_parameters()}
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_iwae_loss_gradient_wrt_mu_and_logvar():
+    """The weighted draws' gradients through z, and -log q's direct -beta/(2N) on logvar."""
+    vae = tiny_vae(objective="iwae", k=5, beta=0.6)
+    x, eps, _ = iwae_batch(vae, n=3)
+    rng = np.random.default_rng(7)
+    mu, logvar = rng.standard_normal((3, LATENT)), rng.standard_normal((3, LATENT)) * 0.5
+    errors = posterior_gradient_errors(vae.importance_weighted_loss, x, mu, logvar, eps)
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+def test_iwae_loss_is_the_negative_bound_from_its_definition():
+    """-1/N sum_n log 1/k sum_i p(x_n|z_ni) p(z_ni) / q(z_ni|x_n), from the plain functions; logs are consistent."""
+    vae = tiny_vae(objective="iwae", k=6)
+    x, eps, _ = iwae_batch(vae, n=5)
+    logs = vae.forward_backward(x, eps)
+    mu, logvar = vae.encode(x)
+    z = reparameterize(mu[:, None], logvar[:, None], eps)
+    log_px = -bernoulli_nll(vae.decoder.forward(z.reshape(30, LATENT)), np.repeat(x, 6, axis=0)).reshape(5, 6)
+    log_w = log_px + log_standard_normal(z) - log_posterior_from_noise(logvar[:, None], eps)
+    bound = np.log(np.exp(log_w).mean(axis=1))
+    assert logs["loss"] == pytest.approx(-bound.mean(), rel=1e-12)
+    assert logs["neg_iw_bound"] == logs["loss"]
+    assert logs["recon"] == pytest.approx(-log_px.mean(), rel=1e-12)
+    assert logs["neg_elbo"] == pytest.approx(logs["recon"] + kl_divergence(mu, logvar).sum(axis=1).mean(), rel=1e-12)
+    weights = np.exp(log_w) / np.exp(log_w).sum(axis=1, keepdims=True)
+    assert logs["ess"] == pytest.approx((1 / (weights**2).sum(axis=1)).mean(), rel=1e-10)
+    assert 1 <= logs["ess"] <= 6
+
+
+def test_iwae_warmup_tempers_the_prior_ratio_and_logs_the_untempered_bound():
+    vae = tiny_vae(objective="iwae", k=3, beta=2.0, warmup_epochs=4)
+    x, eps, _ = iwae_batch(vae)
+    vae.start_epoch(1, 10)
+    tempered = vae.forward_backward(x, eps)
+    assert tempered["beta"] == 0.5
+    vae.current_beta = 1.0
+    plain = vae.forward_backward(x, eps)
+    assert tempered["neg_iw_bound"] == pytest.approx(plain["loss"], rel=1e-12)
+    assert tempered["loss"] != pytest.approx(plain["loss"], rel=1e-3)
+
+
+def test_iwae_with_k1_trains_bit_for_bit_as_the_vae():
+    """L_1 is the ELBO: objective='iwae', k=1 takes the VAE's path (closed-form KL), same draws, same weights."""
+    X, _ = toy_binary_data(n=120)
+    histories, weights = [], []
+    for options in ({}, {"objective": "iwae", "k": 1}):
+        vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, seed=0, binarize=True, warmup_epochs=2, **options)
+        histories.append(vae.fit(X, epochs=3, batch_size=40, optimizer=npae.Adam(1e-2), verbose=0).history)
+        weights.append(vae.get_weights())
+    assert histories[0].keys() == histories[1].keys()
+    for key in histories[0]:
+        if key != "epoch_time":
+            assert histories[0][key] == histories[1][key], key
+    for name, value in weights[0].items():
+        np.testing.assert_array_equal(weights[1][name], value)
+
+
+def test_iwae_fit_raises_the_bound_and_keeps_float32():
+    X, _ = toy_binary_data()
+    vae = mlp_vae(input_dim=16, hidden=(16,), latent_dim=2, seed=0, objective="iwae", k=5)
+    history = vae.fit(X, epochs=8, batch_size=50, optimizer=npae.Adam(1e-2), verbose=0)
+    assert history["neg_iw_bound"][-1] < 0.6 * history["neg_iw_bound"][0]
+    assert all(1 <= ess <= 5 for ess in history["ess"])
+    for (_, param), (_, grad) in zip(vae.named_parameters(), vae.named_gradients()):
+        assert param.dtype == np.float32 and grad.dtype == np.float32
+
+
+def test_iwae_refuses_noise_of_the_wrong_shape():
+    vae = tiny_vae(objective="iwae", k=3)
+    x, eps, _ = batch(n=4)
+    with pytest.raises(ValueError, match=r"eps: expected shape \(4, 3, 2\) \(noise_shape\(N\)\), got \(4, 2\)"):
+        vae.forward_backward(x, eps)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,7 +493,8 @@ def test_conditional_vae_refuses_bad_labels():
     {"beta": 4.0, "warmup_epochs": 3, "free_bits": 0.1, "binarize": True},
     {"likelihood": "gaussian", "variance": "pixel"},
     {"n_classes": N_CLASSES},
-], ids=["bernoulli", "gaussian-pixel", "conditional"])
+    {"objective": "iwae", "k": 5, "beta": 0.5},
+], ids=["bernoulli", "gaussian-pixel", "conditional", "iwae"])
 def test_save_load_round_trip(tmp_path, kwargs):
     vae = tiny_vae(np.float32, seed=3, **kwargs)
     for _, param in vae.named_parameters():  # move every parameter off its initial value
@@ -383,6 +507,20 @@ def test_save_load_round_trip(tmp_path, kwargs):
     for name, value in vae.get_weights().items():
         np.testing.assert_array_equal(loaded.get_weights()[name], value)
     np.testing.assert_array_equal(loaded.elbo(x, y), vae.elbo(x, y))
+
+
+def test_active_units_count_the_dimensions_whose_mean_varies_across_images():
+    """Zero the encoder's weights into mu_1: that dimension's posterior mean is one constant for every image."""
+    vae = tiny_vae()
+    last = vae.encoder.layers[-1]
+    last.params["W"][:, 1] = 0.0
+    X = np.random.default_rng(0).random((50, D))
+    mu, _ = vae.encode(X)
+    assert mu[:, 1].var() == 0 and mu[:, 0].var() > 0.01
+    assert vae.active_units(X) == 1
+    assert vae.active_units(X, threshold=10.0) == 0
+    with pytest.raises(ValueError, match="threshold"):
+        vae.active_units(X, threshold=-1)
 
 
 def test_mlp_vae_is_the_benchmark_architecture():
@@ -402,6 +540,10 @@ def test_mlp_vae_is_the_benchmark_architecture():
     ({"likelihood": "gaussian", "variance": 0.0}, ValueError, r"variance: expected a finite number > 0"),
     ({"likelihood": "gaussian", "binarize": True}, ValueError, "binarize"),
     ({"warmup_epochs": -2}, ValueError, "warmup_epochs"),
+    ({"objective": "iw"}, ValueError, r"objective: expected one of \('elbo', 'iwae'\), got 'iw'"),
+    ({"k": 5}, ValueError, "k: the ELBO objective draws one z per image"),
+    ({"objective": "iwae", "k": 0}, ValueError, "k"),
+    ({"objective": "iwae", "k": 5, "free_bits": 0.1}, ValueError, "free_bits: the floor applies to the ELBO's KL"),
 ])
 def test_bad_arguments_are_named(kwargs, error, match):
     vae = tiny_vae()

@@ -133,6 +133,15 @@ def test_parse_args_options(tmp_path):
     assert own.images == "photos"  # a script's own options beside the shared ones
 
 
+def test_parse_args_takes_a_scripts_own_options(tmp_path):
+    def add_recipe(parser):
+        parser.add_argument("--recipe", choices=["a", "b"], default=None)
+    args = walkthrough.parse_args("doc", ["--recipe", "b", "--out", str(tmp_path)], add_arguments=add_recipe)
+    assert (args.recipe, args.size) == ("b", "full")
+    with pytest.raises(SystemExit):
+        walkthrough.parse_args("doc", ["--recipe", "c", "--out", str(tmp_path)], add_arguments=add_recipe)
+
+
 def test_quick_run_figures_are_stamped(tmp_path):
     import matplotlib
 

@@ -62,7 +62,7 @@ synthetic_data = False
 def parse_args(description, argv=None, add_arguments=None):
     """The command line every walkthrough accepts: ``--quick`` or ``--short``, ``--out DIR``, ``--seed``,
     ``--data-dir``. ``args.size`` is ``"full"``, ``"short"`` or ``"quick"``. ``add_arguments(parser)``, when
-    given, adds a script's own options."""
+    given, adds a script's own options (walkthrough 11's ``--images``, 12's ``--recipe``)."""
     global run_size
     script = pathlib.Path(sys.argv[0]).resolve()
     parser = argparse.ArgumentParser(

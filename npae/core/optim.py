@@ -69,7 +69,13 @@ class Optimizer:
             self.state.setdefault(name, {})[slot] = value.copy() if value.ndim else value.item()
 
     def config(self):
-        return {"type": type(self).__name__, "lr": self.base_lr}
+        """The settings a checkpoint must agree with to be resumed (the schedule's too, when there is one)."""
+        config = {"type": type(self).__name__, "lr": self.base_lr}
+        if isinstance(self.schedule, Schedule):
+            config["schedule"] = repr(self.schedule)
+        elif self.schedule is not None:  # a plain function: its name is all that is stable across processes
+            config["schedule"] = getattr(self.schedule, "__qualname__", type(self.schedule).__name__)
+        return config
 
 
 class SGD(Optimizer):
@@ -181,7 +187,22 @@ def get_optimizer(spec):
 # ----------------------------------------------------------------------------------------------
 
 
-class StepDecay:
+class Schedule:
+    """Base class: ``schedule(epoch)`` is the factor on the base rate in that epoch (epochs count from 0).
+
+    Its ``repr`` names every setting, and goes into the optimizer's config, so that a checkpoint cannot be
+    resumed under a different schedule.
+    """
+
+    def __call__(self, epoch):
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(epoch)")
+
+    def __repr__(self):
+        settings = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({settings})"
+
+
+class StepDecay(Schedule):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, step_size, gamma=0.1):
@@ -192,7 +213,7 @@ class StepDecay:
         return self.gamma ** (epoch // self.step_size)
 
 
-class ExponentialDecay:
+class ExponentialDecay(Schedule):
     """Multiply the rate by ``gamma`` every epoch."""
 
     def __init__(self, gamma):
@@ -202,7 +223,7 @@ class ExponentialDecay:
         return self.gamma**epoch
 
 
-class CosineDecay:
+class CosineDecay(Schedule):
     """Cosine annealing from the base rate to ``min_factor`` times it over ``epochs`` epochs."""
 
     def __init__(self, epochs, min_factor=0.0):
@@ -212,3 +233,32 @@ class CosineDecay:
     def __call__(self, epoch):
         t = min(epoch, self.epochs) / self.epochs
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class StagedDecay(Schedule):
+    """The IWAE paper's schedule (Burda et al. 2016), fitted into ``epochs``: ``stages`` stages of geometrically
+    growing length, the rate dropping by ``decay`` from one to the next.
+
+    In the paper stage ``i = 0..7`` lasts ``3^i`` epochs at ``10^{-i/7}`` times the base rate (3280 epochs from
+    1e-3 down to 1e-4): long stages at low rates, where a VAE keeps improving slowly. Here stage ``i`` ends after
+    ``epochs * (growth^{i+1} - 1) / (growth^stages - 1)`` epochs (rounded, and at least one epoch per stage), so
+    ``StagedDecay(3280)`` is the paper's schedule and ``StagedDecay(600)`` the same shape in 600 epochs. Epochs
+    past the end keep the last rate.
+    """
+
+    def __init__(self, epochs, stages=8, growth=3.0, decay=10 ** (-1 / 7)):
+        self.epochs = positive_int(epochs, "epochs")
+        self.stages = positive_int(stages, "stages")
+        if self.stages > self.epochs:
+            raise ValueError(f"stages: at most one stage per epoch, got stages={stages} for epochs={epochs}")
+        self.growth = real_number(growth, "growth", low=1.0, include_low=False)
+        self.decay = real_number(decay, "decay", low=0.0, high=1.0, include_low=False)
+
+    def stage_ends(self):
+        """The epoch at which each stage ends (the next one starts), the last being ``epochs``."""
+        total = self.growth**self.stages - 1
+        return [max(i + 1, round(self.epochs * (self.growth ** (i + 1) - 1) / total)) for i in range(self.stages)]
+
+    def __call__(self, epoch):
+        stage = sum(end <= epoch for end in self.stage_ends())
+        return self.decay ** min(stage, self.stages - 1)

@@ -431,32 +431,66 @@ def kl_gradients(mu, logvar, free_bits=0.0):
         return float(value), _numpy(grads[0]), _numpy(grads[1])
 
 
-def _vae_loss(model, jax, params, x, eps, conditions):
-    """``recon + beta * KL`` in JAX from the definitions in ``npae.models.vae`` (nats per image, mean over N)."""
+def _with_conditions(a, conditions, jnp):
+    return jnp.concatenate([a, conditions], axis=1) if conditions is not None else a
+
+
+def _nll_per_row(model, params, out, x, jax):
+    """``-log p(x | out)`` summed over each row's pixels, from the likelihood's definition in ``npae.models.vae``."""
     jnp = jax.numpy
-    maps = _layer_maps(jax)
-    encoder, decoder = _function(model.encoder, "encoder.", maps), _function(model.decoder, "decoder.", maps)
-    n, k = x.shape[0], model.latent_dim
-    h = encoder(params, jnp.concatenate([x.reshape(n, -1), conditions], axis=1) if conditions is not None else x)
-    mu, logvar = h[:, :k], h[:, k:]
-    z = _reparameterize(mu, logvar, eps, jnp)
-    out = decoder(params, jnp.concatenate([z, conditions], axis=1) if conditions is not None else z)
     if model.likelihood == "bernoulli":
-        nll = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out)).sum()
+        elementwise = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out))
     else:
         if model.output_logvar is None:
             s = math.log(model.variance)
         else:
             learned = params["likelihood.logvar"]
             s = learned.reshape((1,) + (out.shape[1:] if learned.size > 1 else (1,) * (out.ndim - 1)))
-        nll = 0.5 * (math.log(2 * math.pi) + s + (x - out) ** 2 * jnp.exp(-s)).sum()
-    return nll / n + model.current_beta * _kl(mu, logvar, model.free_bits, jnp)
+        elementwise = 0.5 * (math.log(2 * math.pi) + s + (x - out) ** 2 * jnp.exp(-s))
+    return elementwise.reshape(out.shape[0], -1).sum(axis=1)
+
+
+def _vae_loss(model, jax, params, x, eps, conditions):
+    """``recon + beta * KL`` in JAX from the definitions in ``npae.models.vae`` (nats per image, mean over N);
+    with ``eps`` of shape (N, k, latent), the IWAE's ``-L_k`` (``_iwae_loss``)."""
+    jnp = jax.numpy
+    maps = _layer_maps(jax)
+    encoder, decoder = _function(model.encoder, "encoder.", maps), _function(model.decoder, "decoder.", maps)
+    n, k = x.shape[0], model.latent_dim
+    h = encoder(params, _with_conditions(x.reshape(n, -1), conditions, jnp))
+    mu, logvar = h[:, :k], h[:, k:]
+    if eps.ndim == 3:
+        return _iwae_loss(model, jax, params, decoder, x, mu, logvar, eps, conditions)
+    z = _reparameterize(mu, logvar, eps, jnp)
+    nll = _nll_per_row(model, params, decoder(params, _with_conditions(z, conditions, jnp)), x, jax)
+    return nll.sum() / n + model.current_beta * _kl(mu, logvar, model.free_bits, jnp)
+
+
+def _iwae_loss(model, jax, params, decoder, x, mu, logvar, eps, conditions):
+    """``-1/N sum_n [logsumexp_i log w_ni - log k]``, ``log w = log p(x|z) + beta (log p(z) - log q(z|x))``.
+
+    The densities of z come from ``jax.scipy.stats.norm`` and the sum from ``jax.scipy.special.logsumexp``,
+    written independently of npae's formulas (and of the PyTorch bridge's).
+    """
+    jnp = jax.numpy
+    norm = jax.scipy.stats.norm
+    n, samples, latent = eps.shape
+    std = jnp.exp(0.5 * logvar)
+    z = mu[:, None, :] + std[:, None, :] * eps
+    repeated = None if conditions is None else jnp.repeat(conditions, samples, axis=0)
+    out = decoder(params, _with_conditions(z.reshape(n * samples, latent), repeated, jnp))
+    nll = _nll_per_row(model, params, out, jnp.repeat(x, samples, axis=0), jax).reshape(n, samples)
+    log_prior = norm.logpdf(z).sum(axis=2)
+    log_posterior = norm.logpdf(z, mu[:, None, :], std[:, None, :]).sum(axis=2)
+    log_w = -nll + model.current_beta * (log_prior - log_posterior)
+    return -(jax.scipy.special.logsumexp(log_w, axis=1) - math.log(samples)).mean()
 
 
 def compare_vae_with_jax(model, x, eps, y=None):
     """``model.forward_backward(x, eps)`` against JAX: ``{"loss": ..., "<param name>": ...}``.
 
-    ``eps`` (N, latent_dim) is the reparameterisation noise, held fixed on both sides; ``y`` the labels of a
+    ``eps`` (N, latent_dim) is the reparameterisation noise, held fixed on both sides ((N, k, latent_dim) for
+    the IWAE objective: k draws per image); ``y`` the labels of a
     ConditionalVAE. Parameter names are those of ``model.named_parameters()`` (``"encoder.0.W"``).
     """
     model.zero_grads()

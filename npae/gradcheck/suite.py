@@ -297,7 +297,8 @@ def penalty_cases():
 
 
 def _vae_case(label, **options):
-    """The VAE objective ``recon + beta * KL`` with the noise ``eps`` held fixed, on a 6-5-(2+2) / 2-5-6 VAE.
+    """The VAE objective ``recon + beta * KL`` (or the IWAE's ``-L_k``) with the noise ``eps`` held fixed, on a
+    6-5-(2+2) / 2-5-6 VAE.
 
     Tanh hidden layers keep kinks out of the finite differences; every parameter is checked.
     """
@@ -305,7 +306,7 @@ def _vae_case(label, **options):
     def problem(rng, dtype):
         model = mlp_vae(input_dim=6, hidden=(5,), latent_dim=2, activation="tanh", seed=int(rng.integers(2**31)),
                         **options).astype(dtype)
-        return model, rng.random((4, 6)).astype(dtype), rng.standard_normal((4, 2)).astype(dtype)
+        return model, rng.random((4, 6)).astype(dtype), rng.standard_normal(model.noise_shape(4)).astype(dtype)
 
     def finite_differences(dtype, rng):
         model, x, eps = problem(rng, dtype)
@@ -327,11 +328,15 @@ def _vae_case(label, **options):
 
 def vae_cases():
     """The VAE loss with ``eps`` fixed: Bernoulli, and Gaussian with a learned per-pixel variance, beta 0.5 and
-    free bits."""
+    free bits; the IWAE loss (k = 3 draws per image): Bernoulli, and Gaussian with a learned scalar variance and
+    beta 0.5 (the warm-up's tempered weights)."""
     return [
         _vae_case("VAE loss (Bernoulli)"),
         _vae_case("VAE loss (Gaussian, pixel variance, free bits)",
                   likelihood="gaussian", variance="pixel", beta=0.5, free_bits=0.01),
+        _vae_case("IWAE loss (k = 3, Bernoulli)", objective="iwae", k=3),
+        _vae_case("IWAE loss (k = 3, Gaussian, scalar variance, beta 0.5)",
+                  objective="iwae", k=3, likelihood="gaussian", variance="scalar", beta=0.5),
     ]
 
 

@@ -21,7 +21,7 @@ Usage::
 
 The other comparisons, each returning ``{tensor: max relative error}``: ``compare_loss_with_torch`` (a loss's
 value and gradient), ``compare_parameter_penalty_with_torch`` (weight decay, L1 weights),
-``compare_vae_with_torch`` (the VAE objective with its noise held fixed); penalties attached to a Sequential
+``compare_vae_with_torch`` (the VAE's or the IWAE's objective with its noise held fixed); penalties attached to a Sequential
 (L1 activity, KL sparsity, contractive) are included by ``compare_with_torch``, which then compares
 ``sum(dy * y) + P`` in training mode. The gradient functions under them (``layer_gradients``,
 ``activation_derivatives``, ``loss_gradient``, ``activity_penalty_gradient``, ``contractive_gradients``,
@@ -451,30 +451,60 @@ def kl_gradients(mu, logvar, free_bits=0.0):
     return value.item(), mu_t.grad.numpy(), logvar_t.grad.numpy()
 
 
+def _with_conditions(a, conditions, torch):
+    return torch.cat([a, conditions], dim=1) if conditions is not None else a
+
+
+def _torch_nll_per_row(model, out, x_t, torch):
+    """``-log p(x | out)`` summed over each row's pixels, and the learned output log-variance (None when fixed)."""
+    if model.likelihood == "bernoulli":
+        elementwise = torch.nn.functional.binary_cross_entropy_with_logits(out, x_t, reduction="none")
+        return elementwise.reshape(out.shape[0], -1).sum(dim=1), None
+    s, learned = _torch_output_logvar(model, out, torch)
+    elementwise = 0.5 * (math.log(2 * math.pi) + s + (x_t - out) ** 2 * (-s).exp())
+    return elementwise.reshape(out.shape[0], -1).sum(dim=1), learned
+
+
 def _torch_vae_loss(model, encoder, decoder, x_t, eps_t, conditions, torch):
-    """``recon + beta * KL`` in torch, from the definitions in ``npae.models.vae`` (nats per image, mean over N).
+    """The training loss in torch, from the definitions in ``npae.models.vae`` (nats per image, mean over N):
+    ``recon + beta * KL`` for the ELBO, ``-L_k`` for the IWAE (``eps_t`` of shape (N, k, K)).
 
     Returns ``(loss, learned output log-variance or None)``.
     """
     n, k = x_t.shape[0], model.latent_dim
-    h = encoder(torch.cat([x_t.reshape(n, -1), conditions], dim=1) if conditions is not None else x_t)
+    h = encoder(_with_conditions(x_t.reshape(n, -1), conditions, torch))
     mu, logvar = h[:, :k], h[:, k:]
+    if eps_t.dim() == 3:
+        return _torch_iwae_loss(model, decoder, x_t, mu, logvar, eps_t, conditions, torch)
     z = _reparameterize(mu, logvar, eps_t)
-    out = decoder(torch.cat([z, conditions], dim=1) if conditions is not None else z)
-    learned = None
-    if model.likelihood == "bernoulli":
-        nll = torch.nn.functional.binary_cross_entropy_with_logits(out, x_t, reduction="sum")
-    else:
-        s, learned = _torch_output_logvar(model, out, torch)
-        nll = 0.5 * (math.log(2 * math.pi) + s + (x_t - out) ** 2 * (-s).exp()).sum()
-    return nll / n + model.current_beta * _kl(mu, logvar, model.free_bits, torch), learned
+    nll, learned = _torch_nll_per_row(model, decoder(_with_conditions(z, conditions, torch)), x_t, torch)
+    return nll.sum() / n + model.current_beta * _kl(mu, logvar, model.free_bits, torch), learned
+
+
+def _torch_iwae_loss(model, decoder, x_t, mu, logvar, eps_t, conditions, torch):
+    """``-1/N sum_n [logsumexp_i log w_ni - log k]`` with ``log w = log p(x|z) + beta (log p(z) - log q(z|x))``.
+
+    The densities of z come from ``torch.distributions.Normal``, written independently of npae's formulas.
+    """
+    n, samples, latent = eps_t.shape
+    std = (0.5 * logvar).exp()
+    z = mu[:, None, :] + std[:, None, :] * eps_t
+    repeated = None if conditions is None else conditions.repeat_interleave(samples, dim=0)
+    out = decoder(_with_conditions(z.reshape(n * samples, latent), repeated, torch))
+    nll, learned = _torch_nll_per_row(model, out, x_t.repeat_interleave(samples, dim=0), torch)
+    normal = torch.distributions.Normal
+    log_prior = normal(torch.zeros_like(z), torch.ones_like(z)).log_prob(z).sum(dim=2)
+    log_posterior = normal(mu[:, None, :], std[:, None, :]).log_prob(z).sum(dim=2)
+    log_w = -nll.reshape(n, samples) + model.current_beta * (log_prior - log_posterior)
+    return -(torch.logsumexp(log_w, dim=1) - math.log(samples)).mean(), learned
 
 
 def compare_vae_with_torch(model, x, eps, y=None):
     """``model.forward_backward(x, eps)`` against torch autograd: ``{"loss": ..., "<param name>": ...}``.
 
-    ``eps`` (N, latent_dim) is the reparameterisation noise, held fixed on both sides; ``y`` the labels of a
-    ConditionalVAE. Parameter names are those of ``model.named_parameters()`` (``"encoder.0.W"``).
+    ``eps`` (``model.noise_shape(N)``: (N, latent_dim), or (N, k, latent_dim) for an IWAE) is the
+    reparameterisation noise, held fixed on both sides; ``y`` the labels of a ConditionalVAE. Parameter names
+    are those of ``model.named_parameters()`` (``"encoder.0.W"``).
     """
     torch = _import_torch()
     encoder, decoder = to_torch(model.encoder), to_torch(model.decoder)

@@ -29,6 +29,17 @@ The backward pass of the whole loss, by the chain rule:
     dL/dlogvar  = dL/dz * eps e^{logvar/2} / 2 + beta * (1/N) (e^{logvar} - 1) / 2
     encoder.backward([dL/dmu, dL/dlogvar])
 
+The importance-weighted objective (``objective="iwae"``, Burda et al. 2016) draws k codes per image,
+``z_ni = mu_n + exp(logvar_n / 2) * eps_ni`` with ``eps`` of shape (N, k, K), and minimises
+
+    L      = -1/N sum_n [ logsumexp_i(log w_ni) - log k ]             the negative bound L_k (beta = 1)
+    log w_ni = -NLL(x_n | g(z_ni)) + beta * [ log p(z_ni) - log q(z_ni | x_n) ]
+
+``L_k`` is a lower bound on ``log p(x)`` that is tighter than the ELBO for k > 1 (the ELBO is ``L_1``), so
+the model is no longer penalised for a posterior q that misses part of the true one as long as some of the k
+draws land well. The gradient weights each draw's gradient by its normalised importance weight (derived in
+``importance_weighted_loss``).
+
 Evaluation reports the ELBO with one sampled z per image and the importance-weighted estimate of
 ``log p(x)`` (Burda et al. 2016), which tightens towards ``log p(x)`` as the number of samples k grows.
 """
@@ -44,13 +55,14 @@ from .. import training
 from ..backends import ops
 from ..core.checks import as_generator, check_data, positive_int, real_number
 from ..core.functions import binarize as binarize_images
-from ..core.functions import logsumexp, one_hot, softplus
+from ..core.functions import log_softmax, logsumexp, one_hot, softplus
 from ..core.layers import Layer
 from ..core.registry import deserialize, serializable, serialize
 from .autoencoder import _as_sequential, check_reachable, infer_input_shape
 from .base import Model
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+OBJECTIVES = ("elbo", "iwae")
 LEARNED_VARIANCES = ("scalar", "pixel")
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -155,6 +167,16 @@ def log_posterior_from_noise(logvar, eps):
     return -0.5 * (LOG_2PI + logvar + eps * eps).sum(axis=-1)
 
 
+def importance_weighted_bound(log_w):
+    """``L_k`` per image from the log importance weights ``log w`` (N, k), and its gradient: ``(L_k, wt)``.
+
+    ``L_k = log (1/k) sum_i w_i = logsumexp_i(log w_i) - log k``, and ``dL_k/dlog w_i = w_i / sum_j w_j = wt_i``,
+    the normalised importance weights (a softmax over the k draws of each image; each row sums to 1).
+    """
+    k = log_w.shape[1]
+    return logsumexp(log_w, axis=1) - log_w.dtype.type(math.log(k)), np.exp(log_softmax(log_w))
+
+
 # ----------------------------------------------------------------------------------------------
 # The learned output variance of a Gaussian decoder
 # ----------------------------------------------------------------------------------------------
@@ -210,6 +232,21 @@ def _check_variance(variance, likelihood):
     return real_number(variance, "variance", low=0, include_low=False)
 
 
+def _check_objective(objective, k, free_bits):
+    """``"elbo"`` (one draw per image, k = 1) or ``"iwae"`` with k >= 1 draws; free bits floor the ELBO's KL only."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective: expected one of {OBJECTIVES}, got {objective!r}")
+    k = positive_int(k, "k")
+    if objective == "elbo" and k != 1:
+        raise ValueError(f"k: the ELBO objective draws one z per image (k=1), got k={k}; use objective='iwae'")
+    if k > 1 and free_bits > 0:
+        raise ValueError(
+            f"free_bits: the floor applies to the ELBO's KL term, which the IWAE objective (k={k}) does not have; "
+            "use free_bits=0 with objective='iwae'"
+        )
+    return objective, k
+
+
 # ----------------------------------------------------------------------------------------------
 # VAE
 # ----------------------------------------------------------------------------------------------
@@ -217,7 +254,8 @@ def _check_variance(variance, likelihood):
 
 @serializable
 class VAE(Model):
-    """``VAE(encoder, decoder, latent_dim, likelihood="bernoulli", beta=1.0, warmup_epochs=0, free_bits=0.0, seed=0)``.
+    """``VAE(encoder, decoder, latent_dim, likelihood="bernoulli", beta=1.0, warmup_epochs=0, free_bits=0.0, seed=0,
+    objective="elbo", k=1)``.
 
     - ``encoder``: maps x to ``2 * latent_dim`` values, read as ``[mu, logvar]``; ``decoder``: maps z to the
       image's logits (``"bernoulli"``, pixel values in [0, 1]) or mean (``"gaussian"``).
@@ -231,9 +269,16 @@ class VAE(Model):
     - ``seed``: seeds the draws of ``evaluate``, ``elbo``, ``log_likelihood`` and ``sample`` when they are not
       given a seed, so that these numbers are reproducible.
     - ``input_shape``: per-sample input shape; inferred from a first Dense layer.
+    - ``objective``: ``"elbo"`` (the VAE) or ``"iwae"``, the importance-weighted bound ``L_k`` with ``k`` draws
+      per image (the IWAE, Burda et al. 2016). ``L_1`` is the ELBO, so ``objective="iwae", k=1`` trains exactly
+      as the VAE does (with the KL in closed form, the lower-variance estimate of the same bound).
 
     Training (``fit``) minimises ``recon + beta * KL`` (nats per image) and records in the history
     ``loss`` (that objective), ``neg_elbo`` (``recon + KL``, the negative ELBO), ``recon``, ``kl`` and ``beta``.
+    The IWAE (k > 1) minimises ``-L_k`` (with ``beta`` weighting ``log p(z) - log q(z | x)`` in each weight) and
+    adds ``neg_iw_bound`` (``-L_k`` at beta = 1) and ``ess``, the effective number of draws per image
+    ``1 / sum_i wt_i^2`` (k when the weights are equal, 1 when one draw carries them all); its ``recon`` is the
+    mean over the k draws.
     ``evaluate`` returns the negative ELBO as ``loss`` (beta = 1, no floor), with ``recon`` and ``kl``.
     """
 
@@ -241,7 +286,7 @@ class VAE(Model):
     n_conditions = 0
 
     def __init__(self, encoder, decoder, latent_dim, likelihood="bernoulli", beta=1.0, warmup_epochs=0,
-                 free_bits=0.0, seed=0, variance=1.0, binarize=False, input_shape=None):
+                 free_bits=0.0, seed=0, variance=1.0, binarize=False, input_shape=None, objective="elbo", k=1):
         self.encoder = _as_sequential(encoder, "encoder")
         self.decoder = _as_sequential(decoder, "decoder")
         self.latent_dim = positive_int(latent_dim, "latent_dim")
@@ -251,6 +296,7 @@ class VAE(Model):
         self.beta = real_number(beta, "beta", low=0.0)
         self.warmup_epochs = positive_int(warmup_epochs, "warmup_epochs", minimum=0)
         self.free_bits = real_number(free_bits, "free_bits", low=0.0)
+        self.objective, self.k = _check_objective(objective, k, self.free_bits)
         self.seed = positive_int(seed, "seed", minimum=0)
         self.variance = _check_variance(variance, likelihood)
         if not isinstance(binarize, bool):
@@ -424,13 +470,97 @@ class VAE(Model):
             logs["penalty"] = penalty
         return logs, dmu, dlogvar
 
-    def forward_backward(self, x, eps, y=None):
-        """One training pass with the noise ``eps`` (N, K) given; gradients are left in every layer's ``grads``.
+    def _weighted_reconstruction_grad(self, out, x, row_weights):
+        """``dL/dout`` for ``L = sum_r row_weights_r NLL_r`` over the decoded rows ``out`` (B k, ...), k per image.
 
-        Returns the logs of ``posterior_loss``. Tests inject ``eps`` here to hold the sample fixed.
+        The learned output log-variance (if any) receives its gradient here, as in ``_reconstruction_loss``.
         """
+        b, rows = x.shape[0], out.shape[0]
+        weights = row_weights.reshape((rows,) + (1,) * (out.ndim - 1))
+        if self.likelihood == "bernoulli":
+            per_image = bernoulli_nll_grad(out.reshape(b, rows // b, -1), x.reshape(b, 1, -1))
+            return per_image.reshape(out.shape) * weights
+        logvar = self._output_logvar(out)
+        dmean, dlogvar = gaussian_nll_grads(out, logvar, np.repeat(x, rows // b, axis=0))
+        if self.output_logvar is not None:
+            self.output_logvar.backward(dlogvar * weights)
+        return dmean * weights
+
+    def importance_weighted_loss(self, x, mu, logvar, eps, y=None):
+        """The IWAE loss given ``mu``, ``logvar`` (N, K) and fixed noise ``eps`` (N, k, K): ``(logs, dL/dmu, dL/dlogvar)``.
+
+        Runs the decoder forward and backward on the N k codes (its parameter gradients are written); the
+        encoder is left to the caller. With ``z_ni = mu_n + e^{logvar_n/2} eps_ni`` and ``beta`` this epoch's
+        warm-up value,
+
+            log w_ni = -NLL(x_n | g(z_ni)) + beta [log p(z_ni) - log q(z_ni | x_n)]
+            L        = -1/N sum_n [logsumexp_i(log w_ni) - log k]
+
+        where ``log p(z) = -1/2 sum_j (log 2 pi + z_j^2)`` and, since ``z - mu = e^{logvar/2} eps``,
+        ``log q(z | x) = -1/2 sum_j (log 2 pi + logvar_j + eps_j^2)``. The derivative of the log-sum-exp is the
+        softmax, ``dL/dlog w_ni = -wt_ni / N`` with ``wt_ni = w_ni / sum_i' w_ni'`` (``importance_weighted_bound``),
+        so each draw's gradient counts in proportion to its normalised weight:
+
+            dL/dl_ni      = (wt_ni / N) dNLL/dl                     (Bernoulli: sigmoid(l) - x)
+            dL/dz_ni      = decoder.backward(dL/dl_ni) + beta (wt_ni / N) z_ni        (d(-log p(z))/dz = z)
+            dL/dmu_n      = sum_i dL/dz_ni
+            dL/dlogvar_n  = sum_i dL/dz_ni * eps_ni e^{logvar_n/2} / 2  -  beta / (2N)
+
+        The last term is ``-log q``'s direct dependence on logvar (``beta/2`` in every ``log w_ni``), weighted by
+        ``sum_i wt_ni = 1``. With equal weights (``wt = 1/k``) this is the average of k ELBO gradients with a
+        sampled KL; the weights shift the gradient towards the draws that explain x best.
+        """
+        n, k, latent = eps.shape
+        z = reparameterize(mu[:, None, :], logvar[:, None, :], eps)
+        y_rep = None if y is None else np.repeat(y, k)
+        out = self.decoder.forward(self._condition(z.reshape(n * k, latent), y_rep), training=True)
+        nll = self._nll_of_samples(out, x, k).reshape(n, k)
+        log_ratio = log_standard_normal(z) - log_posterior_from_noise(logvar[:, None, :], eps)
+        beta = mu.dtype.type(self.current_beta)
+        bound, weights = importance_weighted_bound(-nll + beta * log_ratio)
+        scaled = weights / mu.dtype.type(n)
+        dout = self._weighted_reconstruction_grad(out, x, scaled.reshape(-1))
+        dz = self.decoder.backward(dout)[:, :latent].reshape(n, k, latent) + beta * scaled[:, :, None] * z
+        dmu = dz.sum(axis=1)
+        dlogvar = (dz * eps).sum(axis=1) * (0.5 * np.exp(0.5 * logvar)) - beta / mu.dtype.type(2 * n)
+        recon = float(nll.mean(dtype=np.float64))
+        kl = float(kl_divergence(mu, logvar).sum(axis=1).mean(dtype=np.float64))
+        penalty = self.encoder.penalty_value + self.decoder.penalty_value
+        unweighted_bound = bound if self.current_beta == 1 else importance_weighted_bound(-nll + log_ratio)[0]
+        logs = {
+            "loss": -float(bound.mean(dtype=np.float64)) + penalty,
+            "neg_iw_bound": -float(unweighted_bound.mean(dtype=np.float64)),
+            "neg_elbo": recon + kl,
+            "recon": recon,
+            "kl": kl,
+            "beta": self.current_beta,
+            "ess": float((1.0 / (weights * weights).sum(axis=1, dtype=np.float64)).mean()),
+        }
+        if penalty:
+            logs["penalty"] = penalty
+        return logs, dmu, dlogvar
+
+    @property
+    def importance_weighted(self):
+        """True when training uses the IWAE bound with k > 1 draws (k = 1 is the ELBO, trained as the VAE)."""
+        return self.objective == "iwae" and self.k > 1
+
+    def noise_shape(self, n):
+        """The shape of the training noise ``eps`` for n images: (n, K), or (n, k, K) for the IWAE with k > 1."""
+        return (n, self.k, self.latent_dim) if self.importance_weighted else (n, self.latent_dim)
+
+    def forward_backward(self, x, eps, y=None):
+        """One training pass with the noise ``eps`` given (shape ``noise_shape(N)``); gradients are left in every
+        layer's ``grads``.
+
+        Returns the logs of ``posterior_loss`` (or ``importance_weighted_loss``). Tests inject ``eps`` here to
+        hold the sample fixed.
+        """
+        if eps.shape != self.noise_shape(x.shape[0]):
+            raise ValueError(f"eps: expected shape {self.noise_shape(x.shape[0])} (noise_shape(N)), got {eps.shape}")
         mu, logvar = self._posterior(x, y, training=True)
-        logs, dmu, dlogvar = self.posterior_loss(x, mu, logvar, eps, y)
+        loss = self.importance_weighted_loss if self.importance_weighted else self.posterior_loss
+        logs, dmu, dlogvar = loss(x, mu, logvar, eps, y)
         self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1), need_input_grad=False)
         return logs
 
@@ -448,7 +578,7 @@ class VAE(Model):
         """Binarise ``xb`` afresh (when ``binarize``), draw ``eps ~ N(0, I)`` from ``rng``, run forward/backward."""
         if self.binarize:
             xb = binarize_images(xb, rng)
-        eps = rng.standard_normal((xb.shape[0], self.latent_dim), dtype=self.dtype)
+        eps = rng.standard_normal(self.noise_shape(xb.shape[0]), dtype=self.dtype)
         return self.forward_backward(xb, eps, yb)
 
     def fit(self, X, *, y=None, epochs=10, batch_size=100, validation_data=None, optimizer=None, seed=0, **kwargs):
@@ -545,6 +675,17 @@ class VAE(Model):
         parts = [self._posterior(X[b], None if y is None else y[b]) for b in self._batches(X.shape[0], batch_size)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+    def active_units(self, X, y=None, threshold=0.01):
+        """The number of latent dimensions the model uses: those whose posterior mean varies across the images
+        ``X`` with variance above ``threshold`` (Burda et al. 2016: ``Cov_x(E_q[z_j]) > 10^-2``).
+
+        A dimension whose ``mu`` is the same for every image says nothing about the image: its posterior is the
+        prior, and the decoder ignores it.
+        """
+        threshold = real_number(threshold, "threshold", low=0.0)
+        mu, _ = self.encode(X, y)
+        return int((mu.var(axis=0, dtype=np.float64) > threshold).sum())
+
     def decode(self, Z, y=None, batch_size=1000):
         """Images from codes ``Z`` (N, latent_dim): pixel probabilities (Bernoulli) or means (Gaussian)."""
         Z = check_data(Z, "Z", self.dtype, (self.latent_dim,))
@@ -612,6 +753,8 @@ class VAE(Model):
             "variance": self.variance,
             "binarize": self.binarize,
             "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+            "objective": self.objective,
+            "k": self.k,
         }
 
     @classmethod
@@ -621,7 +764,8 @@ class VAE(Model):
 
     def __repr__(self):
         return (
-            f"{type(self).__name__}(latent_dim={self.latent_dim}, likelihood={self.likelihood!r}, beta={self.beta},\n"
+            f"{type(self).__name__}(latent_dim={self.latent_dim}, likelihood={self.likelihood!r}, beta={self.beta}, "
+            f"objective={self.objective!r}, k={self.k},\n"
             f" encoder={self.encoder.describe()},\n decoder={self.decoder.describe()})"
         )
 

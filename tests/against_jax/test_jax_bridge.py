@@ -90,3 +90,25 @@ def test_what_the_bridge_cannot_mirror_is_named():
         jax_bridge.activity_penalty_gradient(Contractive(0.1), np.ones((2, 3)))
     with pytest.raises(TypeError, match="net: expected an npae Sequential or Layer, got list"):
         jax_bridge.jax_function([Dense(2, 2)])
+
+
+@pytest.mark.parametrize("k, likelihood, variance, n_classes", [
+    (1, "bernoulli", None, None), (4, "bernoulli", None, 3), (5, "gaussian", "pixel", None),
+    (2, "gaussian", "scalar", 3),
+])
+def test_iwae_loss_and_gradients(matches_jax, k, likelihood, variance, n_classes):
+    """The IWAE loss -L_k (JAX: jax.scipy.stats.norm densities and logsumexp) and every parameter gradient;
+    k = 1 is the VAE's closed-form-KL loss on the npae side, the importance-weighted form on JAX's."""
+    from npae.models import zoo
+
+    rng = np.random.default_rng(k)
+    options = {"variance": variance} if variance else {}
+    model = zoo.mlp_vae(input_dim=7, hidden=(5,), latent_dim=3, activation="tanh", n_classes=n_classes,
+                        likelihood=likelihood, beta=0.7, objective="iwae", k=k, seed=k, **options)
+    model.astype(np.float64)
+    if model.output_logvar is not None:
+        model.output_logvar.params["logvar"] = rng.normal(0, 0.5, model.output_logvar.params["logvar"].shape)
+    labels = rng.integers(0, n_classes, 4) if n_classes else None
+    eps = rng.standard_normal(model.noise_shape(4))
+    errors = jax_bridge.compare_vae_with_jax(model, rng.random((4, 7)), eps, labels)
+    matches_jax(errors, f"IWAE(k={k}, {likelihood}, variance={variance}, classes={n_classes})")

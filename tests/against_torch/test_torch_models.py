@@ -75,6 +75,33 @@ def test_vae_options(matches_torch, likelihood_and_variance, beta, free_bits, n_
     matches_torch(errors, f"VAE({likelihood}, variance={variance}, classes={n_classes})")
 
 
+@given(likelihood_and_variance=st.sampled_from([("bernoulli", 1.0), ("gaussian", 0.2), ("gaussian", "scalar"),
+                                                ("gaussian", "pixel")]),
+       k=st.integers(1, 6), beta=st.floats(0.0, 4.0), n_classes=st.sampled_from([None, 3]),
+       activation=st.sampled_from(["tanh", "relu", "elu"]), n=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_iwae_options(matches_torch, likelihood_and_variance, k, beta, n_classes, activation, n, seed):
+    """The IWAE loss -L_k (torch: log-sum-exp of log w with the densities of torch.distributions) and every
+    parameter gradient; k = 1 is the VAE's closed-form-KL loss on both sides."""
+    likelihood, variance = likelihood_and_variance
+    rng = np.random.default_rng(seed)
+    model = zoo.mlp_vae(input_dim=7, hidden=(5, 4), latent_dim=3, activation=activation, n_classes=n_classes,
+                        likelihood=likelihood, variance=variance, beta=beta, objective="iwae", k=k, seed=seed)
+    model.astype(np.float64)
+    if model.output_logvar is not None:
+        model.output_logvar.params["logvar"] = rng.normal(0, 0.5, model.output_logvar.params["logvar"].shape)
+    labels = rng.integers(0, n_classes, n) if n_classes else None
+    errors = compare_vae_with_torch(model, rng.random((n, 7)), rng.standard_normal(model.noise_shape(n)), labels)
+    matches_torch(errors, f"IWAE(k={k}, {likelihood}, variance={variance}, classes={n_classes})")
+
+
+def test_benchmark_iwae_with_fixed_noise(matches_torch):
+    model = zoo.mlp_vae(seed=0, objective="iwae", k=5).astype(np.float64)
+    rng = np.random.default_rng(2)
+    errors = compare_vae_with_torch(model, rng.random((3, 784)), rng.standard_normal((3, 5, 32)))
+    assert len(errors) == 1 + 12
+    matches_torch(errors, "benchmark IWAE (k = 5)")
+
+
 def conv_autoencoder_images():
     """Two offline synthetic digits (flat zero background: ReLU kinks at exactly 0 and tied max-pool windows),
     then two real MNIST test digits when ``NPAE_DATA_DIR`` holds them."""
