@@ -199,6 +199,13 @@ def test_line_plot_dict_and_log_ticks():
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("code size", "MSE", "error")
 
 
+def test_line_plot_ticks_integer_x_at_integers():
+    fig = plots.line_plot(np.arange(1, 3), {"KL": [3.0, 2.0]}, xlabel="epoch")
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 2]
+    assert ticks == [1.0, 2.0]
+
+
 def test_importing_plots_does_not_load_matplotlib():
     code = "import sys, npae, npae.plots, npae.apps.walkthrough; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,7 +1,9 @@
-"""Every walkthrough runs with --quick and leaves its figures and finite results; the shared helpers work.
+"""Every walkthrough runs with --quick and leaves its figures, finite results and findings; the helpers work.
 
 The scripts are discovered by glob (``walkthroughs/[0-9][0-9]_*.py``), so a new walkthrough is tested as
 soon as it exists. They use MNIST from ``NPAE_DATA_DIR`` when it is set, else the offline synthetic digits.
+A quick run records its findings without having to show them (``benchmarks/walkthrough_findings.py`` checks
+that the short runs show every one).
 Also here: ``SoftmaxCrossEntropy`` (added to ``npae.losses`` for walkthrough 10), checked by finite
 differences.
 """
@@ -68,6 +70,11 @@ def quick_run(script, out, **environment):
     assert numbers, f"{script.name}: results.json holds no numbers"
     bad = [(where, v) for where, v in numbers if not math.isfinite(v)]
     assert not bad, f"{script.name}: non-finite results {bad}"
+    findings = results.get("findings")
+    assert findings and all(isinstance(held, bool) for held in findings.values()), \
+        f"{script.name}: expected its findings in results.json as name: true/false, got {findings!r}"
+    assert set(results["finding_sentences"]) == {name for name, held in findings.items() if held}
+    assert "findings of this quick run" in run.stdout
     return run
 
 
@@ -188,6 +195,15 @@ def test_one_per_class_orders_by_label():
     np.testing.assert_array_equal(walkthrough.one_per_class(labels, per_class=2), [3, 6, 1, 2, 5, 0, 4])
 
 
+def test_nearest_references_finds_the_closest_image():
+    references = np.array([[0.0, 0.0], [1.0, 1.0], [4.0, 0.0]])
+    index, mse = walkthrough.nearest_references(np.array([[0.9, 1.2], [3.0, 0.0]]), references)
+    np.testing.assert_array_equal(index, [1, 2])
+    np.testing.assert_allclose(mse, [(0.01 + 0.04) / 2, 1.0 / 2])
+    with pytest.raises(ValueError, match=r"expected \(N, D\) and \(M, D\) with the same D"):
+        walkthrough.nearest_references(np.zeros((2, 3)), references)
+
+
 def test_save_results_writes_plain_json(tmp_path, capsys):
     path = walkthrough.save_results(tmp_path, {"mse": np.float32(0.25), "sizes": np.arange(3),
                                                "nested": {"k": [np.int64(4), 1.5]}, "data": "MNIST"})
@@ -284,6 +300,24 @@ def walkthrough_pyplot():
     from npae.plots import pyplot
 
     return pyplot()
+
+
+def test_findings_benchmark_fails_a_run_that_does_not_show_a_finding():
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import walkthrough_findings as bench
+    finally:
+        sys.path.remove(str(ROOT))
+    good = {"exit_code": 0, "findings": {"a": True}, "wall_seconds": 100.0, "load_before": 1.0}
+    assert bench.problems(good, "short", 180) == []
+    assert bench.problems({**good, "findings": {"a": True, "b": False}}, "short", 180) == ["finding not shown: b"]
+    assert bench.problems({**good, "findings": {"b": False}}, "quick", None) == []
+    assert bench.problems({**good, "findings": {}}, "quick", None) == ["recorded no findings"]
+    assert "over the limit of 180 s" in bench.problems({**good, "wall_seconds": 200.0}, "short", 180)[0]
+    assert "exited with code 1" in bench.problems({**good, "exit_code": 1}, "short", 180)[0]
+    assert [s.stem[:2] for s in bench.select(["05", "01_pca_vs_autoencoder"])] == ["05", "01"]
+    with pytest.raises(SystemExit, match="no walkthrough '99'"):
+        bench.select(["99"])
 
 
 # ----------------------------------------------------------------------------------------------

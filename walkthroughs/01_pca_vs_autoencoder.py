@@ -41,17 +41,17 @@ autoencoder's decoder span and PCA's subspace have a median of 2 degrees and a m
 directions, whose variances are nearly tied, converge slowest). The dense autoencoder beats PCA at every
 code size, by the widest margin at small codes (k = 2: 0.039 vs 0.056).
 
-Full run: 60000 training images, 10 epochs per autoencoder, code sizes 2-64 for the sweep.
+Full run: 60000 training images, 10 epochs per autoencoder, code sizes 2-64 for the sweep. ``--short``: 4
+epochs, code sizes 2, 8 and 32.
 """
 
 import time
 
 import numpy as np
 
-from npae import Adam, Autoencoder, Dense, plots
-from npae.models.pca import PCA, principal_angles
-from npae.models.zoo import dense_autoencoder
-from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, save_figure, save_results
+from npae import PCA, Adam, Autoencoder, Dense, dense_autoencoder, plots
+from npae.apps.walkthrough import Findings, load_data, one_per_class, parse_args, pick, save_figure, save_results
+from npae.models.pca import principal_angles
 
 CODE_DIM = 32
 
@@ -97,22 +97,52 @@ def code_size_sweep(data, pca, sizes, epochs, seed):
     return pca_mse, ae_mse, models
 
 
-def direction_figure(pca, decoder_W, n=8):
+def direction_figure(pca, decoder_W, title, n=8):
     """PCA's first n directions (top) and the linear decoder's first n rows (bottom), each on its own scale."""
     rows = np.concatenate([pca.components_[:n], decoder_W[:n]])
     scaled = [0.5 + 0.5 * r / np.abs(r).max() for r in rows]
     return plots.image_grid(
         scaled, nrows=2, row_labels=["PCA direction", "linear AE\ndecoder row"],
-        title=f"first {n} PCA directions (orthonormal, by variance) vs linear AE decoder rows (mixtures)\n"
-              "gray = 0, white = positive, black = negative",
+        title=f"{title}\ngray = 0, white = positive, black = negative",
+    )
+
+
+def best_direction_match(pca, decoder_W):
+    """For each decoder row, the largest |cosine| with any PCA direction of the same subspace: 1 when the row
+    is a principal direction itself, smaller when it mixes several."""
+    rows = decoder_W / np.linalg.norm(decoder_W, axis=1, keepdims=True)
+    return np.abs(rows @ pca.components_[:len(decoder_W)].T.astype(np.float64)).max(axis=1)
+
+
+def check_findings(findings, sizes, pca_mse, ae_mse, linear_mse, angles, match):
+    """The walkthrough's claims, each computed from this run's numbers."""
+    k = sizes.index(CODE_DIM)
+    findings.check(
+        "dense_beats_pca_at_every_code_size", all(a < p for a, p in zip(ae_mse, pca_mse)),
+        f"the dense autoencoder beats PCA at every code size (k = {CODE_DIM}: {ae_mse[k]:.4f} vs {pca_mse[k]:.4f})",
+    )
+    findings.check(
+        "linear_ae_reaches_pca", linear_mse <= 1.05 * pca_mse[k],
+        f"the linear autoencoder comes within 5% of PCA's error ({linear_mse:.4f} vs {pca_mse[k]:.4f})",
+    )
+    findings.check(
+        "linear_ae_finds_pca_subspace", float(np.median(angles)) < 10.0,
+        f"the linear autoencoder's decoder spans PCA's subspace (median principal angle "
+        f"{np.median(angles):.1f} degrees, max {angles.max():.1f})",
+    )
+    findings.check(
+        "linear_ae_directions_are_mixtures", findings.outcomes["linear_ae_finds_pca_subspace"]
+        and float(np.median(match)) < 0.9,
+        f"the linear autoencoder's decoder rows are mixtures of PCA's directions, not the directions themselves "
+        f"(median best |cosine| with a PCA direction {np.median(match):.2f})",
     )
 
 
 def main():
     args = parse_args(__doc__)
     data = load_data(args)
-    epochs = pick(args, full=10, quick=1)
-    sizes = pick(args, full=[2, 4, 8, 16, 32, 64], quick=[2, CODE_DIM])
+    epochs = pick(args, full=10, short=4, quick=1)
+    sizes = pick(args, full=[2, 4, 8, 16, 32, 64], short=[2, 8, CODE_DIM], quick=[2, CODE_DIM])
 
     pca = PCA(max(sizes)).fit(data.x_train)
     pca_mse, ae_mse, models = code_size_sweep(data, pca, sizes, epochs, args.seed)
@@ -123,18 +153,26 @@ def main():
     linear_history, linear_seconds = train(linear, data, epochs, args.seed)
     decoder_W = linear.decoder[0].params["W"].astype(np.float64)
     angles = principal_angles(pca.components_[:CODE_DIM].astype(np.float64), decoder_W)
+    match = best_direction_match(pca, decoder_W)
+    linear_mse = linear.evaluate(data.x_test)["loss"]
+    findings = Findings()
+    check_findings(findings, sizes, pca_mse, ae_mse, linear_mse, angles, match)
 
     save_figure(plots.line_plot(
         sizes, {"PCA": pca_mse, "dense autoencoder (784-256-128-k)": ae_mse},
-        xlabel="code size k (numbers per image)", ylabel="test MSE per pixel",
-        title=f"reconstruction error vs code size: PCA vs dense autoencoder ({epochs} epochs)", logx=True,
+        xlabel="code size k (numbers per image)", ylabel="test MSE per pixel", logx=True,
+        title=findings.title(f"test reconstruction error vs code size: PCA vs dense autoencoder ({epochs} epochs)",
+                             "dense_beats_pca_at_every_code_size"),
     ), args.out, "error_vs_code_size")
     save_figure(plots.line_plot(
         np.arange(1, len(angles) + 1), {"principal angle": angles},
         xlabel="angle index (ascending)", ylabel="angle (degrees)",
-        title=f"principal angles: linear AE decoder span vs PCA-{CODE_DIM} subspace (0 = same direction)",
+        title=findings.title(f"principal angles: linear AE decoder span vs PCA-{CODE_DIM} subspace (0 = same "
+                             "direction)", "linear_ae_finds_pca_subspace"),
     ), args.out, "principal_angles")
-    save_figure(direction_figure(pca, decoder_W), args.out, "directions")
+    save_figure(direction_figure(pca, decoder_W, findings.title(
+        "first 8 PCA directions (orthonormal, by variance) vs the linear AE's first 8 decoder rows",
+        "linear_ae_directions_are_mixtures")), args.out, "directions")
 
     picks = one_per_class(data.y_test)
     originals = data.x_test[picks]
@@ -155,18 +193,19 @@ def main():
         "epochs": epochs,
         "code_dim": CODE_DIM,
         f"pca{CODE_DIM}_test_mse": pca_mse[sizes.index(CODE_DIM)],
-        f"linear_ae{CODE_DIM}_test_mse": linear.evaluate(data.x_test)["loss"],
+        f"linear_ae{CODE_DIM}_test_mse": linear_mse,
         f"dense_ae{CODE_DIM}_test_mse": dense.evaluate(data.x_test)["loss"],
         "dense_ae_train_seconds": dense_seconds,
         "linear_ae_train_seconds": linear_seconds,
         "max_principal_angle_deg": float(angles.max()),
         "median_principal_angle_deg": float(np.median(angles)),
         "principal_angles_deg": angles,
+        "median_best_cosine_decoder_row_vs_pca": float(np.median(match)),
         "code_sizes": sizes,
         "pca_test_mse_by_code_size": pca_mse,
         "dense_ae_test_mse_by_code_size": ae_mse,
         "dense_ae_history": dense_history.history,
-    })
+    }, findings)
 
 
 if __name__ == "__main__":

@@ -42,16 +42,16 @@ validation grows from 1.4x at k = 2 to 3.7x at k = 64. Among widths, 256 is best
 and climbs to 0.0355 by epoch 150. With early stopping (patience 10) it stops after epoch 52, restores epoch
 42, and its test error is 0.0298 instead of 0.0346 for the same model trained for all 150 epochs.
 
-Full run: 1000 training / 5000 validation images, 150 epochs per model.
+Full run: 1000 training / 5000 validation images, 150 epochs per model. ``--short``: 1000 training / 2000
+validation images, 60 epochs, code sizes 2, 8, 32, 128 and widths 16, 256, 1024.
 """
 
 import time
 
 import numpy as np
 
-from npae import Adam, plots
-from npae.models.zoo import dense_autoencoder
-from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae import Adam, dense_autoencoder, plots
+from npae.apps.walkthrough import Findings, load_data, parse_args, pick, save_figure, save_results
 
 
 def split_train_validation(data, n_fit, rng):
@@ -98,6 +98,39 @@ def sweep_figure(x, summary, xlabel, title):
     )
 
 
+def check_findings(findings, codes, code_summary, widths, width_summary, test_mse):
+    """The walkthrough's claims, each computed from this run's numbers."""
+    train, best = code_summary["final_train"], code_summary["best_validation"]
+    findings.check(
+        "training_error_prefers_the_biggest_code", int(np.argmin(train)) == len(codes) - 1,
+        f"the training error is lowest for the biggest code (k = {codes[-1]}: {train[-1]:.4f})",
+    )
+    chosen = codes[int(np.argmin(best))]
+    findings.check(
+        "validation_prefers_a_smaller_code", chosen < codes[-1],
+        f"the validation error is lowest at code size {chosen} ({min(best):.4f}), not at the biggest "
+        f"({codes[-1]}: {best[-1]:.4f})",
+    )
+    gap = [v / t for v, t in zip(code_summary["final_validation"], train)]
+    findings.check(
+        "gap_grows_with_capacity", gap[-1] > gap[0],
+        f"the gap between validation and training error grows with the code size, from {gap[0]:.2f}x at "
+        f"k = {codes[0]} to {gap[-1]:.2f}x at k = {codes[-1]}",
+    )
+    width_best = width_summary["best_validation"]
+    chosen_width = widths[int(np.argmin(width_best))]
+    findings.check(
+        "validation_prefers_a_narrower_width", chosen_width < widths[-1],
+        f"among hidden widths, {chosen_width} has the lowest validation error ({min(width_best):.4f}), not the "
+        f"widest ({widths[-1]}: {width_best[-1]:.4f})",
+    )
+    findings.check(
+        "early_stopping_lowers_the_test_error", test_mse["early stopping"] < test_mse["all epochs"],
+        f"early stopping lowers the test error of the most overfitting run from {test_mse['all epochs']:.4f} to "
+        f"{test_mse['early stopping']:.4f}",
+    )
+
+
 def early_stopping_figure(stopped, full, name, patience):
     """The all-epochs run underneath, the early-stopped run on top, the stop and the restored epoch marked."""
     fig = plots.training_curves(
@@ -119,13 +152,14 @@ def overfitting(history):
 def main():
     args = parse_args(__doc__)
     rng = np.random.default_rng(args.seed)
-    n_fit = pick(args, full=1000, quick=500)
-    data = load_data(args, n_train=pick(args, full=6000, quick=1000), n_test=pick(args, full=10000, quick=300))
+    n_fit = pick(args, full=1000, short=1000, quick=500)
+    data = load_data(args, n_train=pick(args, full=6000, short=3000, quick=1000),
+                     n_test=pick(args, full=10000, short=10000, quick=300))
     x_fit, x_val = split_train_validation(data, n_fit, rng)
-    epochs = pick(args, full=150, quick=2)
-    codes = pick(args, full=[2, 4, 8, 16, 32, 64, 128], quick=[4, 32])
-    widths = pick(args, full=[16, 64, 256, 1024], quick=[16, 64])
-    patience = pick(args, full=10, quick=1)
+    epochs = pick(args, full=150, short=60, quick=2)
+    codes = pick(args, full=[2, 4, 8, 16, 32, 64, 128], short=[2, 8, 32, 128], quick=[4, 32])
+    widths = pick(args, full=[16, 64, 256, 1024], short=[16, 256, 1024], quick=[16, 64])
+    patience = pick(args, full=10, short=5, quick=1)
 
     print(f"code size sweep on {len(x_fit)} images, {len(x_val)} for validation, {epochs} epochs each")
     builders = {f"code size {k}": (lambda k=k: dense_autoencoder(code_dim=k, seed=args.seed)) for k in codes}
@@ -136,13 +170,6 @@ def main():
     width_runs = sweep(width_builders, x_fit, x_val, epochs, args.seed)
     builders.update(width_builders)
     code_summary, width_summary = summarise(code_runs), summarise(width_runs)
-
-    save_figure(sweep_figure(codes, code_summary, "code size k (784-256-128-k)",
-                             f"capacity 1: code size, {n_fit} training images, {epochs} epochs"),
-                args.out, "code_size_sweep")
-    save_figure(sweep_figure(widths, width_summary, "hidden width w (784-w-32)",
-                             f"capacity 2: hidden width, {n_fit} training images, {epochs} epochs"),
-                args.out, "width_sweep")
 
     runs = {**code_runs, **width_runs}
     most_overfit = max(runs, key=lambda name: overfitting(runs[name][1]))
@@ -159,6 +186,17 @@ def main():
     stopped_model = builders[most_overfit]()
     stopped = train(stopped_model, x_fit, x_val, epochs, args.seed, patience=patience)
     full_model, full_history = runs[most_overfit]  # the same model trained for all the epochs, same seed
+    test_mse = {"early stopping": stopped_model.evaluate(data.x_test)["loss"],
+                "all epochs": full_model.evaluate(data.x_test)["loss"]}
+
+    findings = Findings()
+    check_findings(findings, codes, code_summary, widths, width_summary, test_mse)
+    save_figure(sweep_figure(codes, code_summary, "code size k (784-256-128-k)", findings.title(
+        f"capacity 1: code size, {n_fit} training images, {epochs} epochs",
+        "validation_prefers_a_smaller_code", "gap_grows_with_capacity")), args.out, "code_size_sweep")
+    save_figure(sweep_figure(widths, width_summary, "hidden width w (784-w-32)", findings.title(
+        f"capacity 2: hidden width, {n_fit} training images, {epochs} epochs",
+        "validation_prefers_a_narrower_width")), args.out, "width_sweep")
     save_figure(early_stopping_figure(stopped, full_history, most_overfit, patience), args.out, "early_stopping")
 
     save_results(args.out, {
@@ -172,13 +210,13 @@ def main():
         "most_overfitting_run": most_overfit,
         "early_stopping_epoch": stopped.best_epoch + 1,
         "early_stopping_epochs_run": stopped.epochs,
-        "test_mse_with_early_stopping": stopped_model.evaluate(data.x_test)["loss"],
-        "test_mse_without_early_stopping": full_model.evaluate(data.x_test)["loss"],
+        "test_mse_with_early_stopping": test_mse["early stopping"],
+        "test_mse_without_early_stopping": test_mse["all epochs"],
         "code_sizes": codes,
         "code_size_sweep": code_summary,
         "widths": widths,
         "width_sweep": width_summary,
-    })
+    }, findings)
 
 
 if __name__ == "__main__":

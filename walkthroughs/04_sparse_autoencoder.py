@@ -34,9 +34,11 @@ We train the sparse model and an unregularised one from the same initial weights
 Sparsity is not free: the sparse model reconstructs worse than the unconstrained one (``results.json`` has
 both test errors). What it buys is a code in which each unit means something.
 
-Full run: UFLDL's 10000 training images, 20 epochs of Adam (batch 100); all 10000 test images.
+Full run: UFLDL's 10000 training images, 20 epochs of Adam (batch 100); all 10000 test images. ``--short``: 10
+epochs.
 
-Run ``python walkthroughs/04_sparse_autoencoder.py`` (``--quick`` for a seconds-long check).
+Run ``python walkthroughs/04_sparse_autoencoder.py`` (``--short`` for a run of about a minute, ``--quick`` for a
+seconds-long check).
 """
 
 import math
@@ -44,13 +46,8 @@ import time
 
 import numpy as np
 
-from npae import plots
-from npae.core.layers import Dense, Sequential, Sigmoid
-from npae.core.losses import MSE
-from npae.models import Autoencoder
-from npae.core.optim import Adam, CosineDecay
-from npae.core.penalties import KLSparsity, WeightDecay
-from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae import MSE, Adam, Autoencoder, CosineDecay, Dense, KLSparsity, Sequential, Sigmoid, WeightDecay, plots
+from npae.apps.walkthrough import Findings, load_data, parse_args, pick, save_figure, save_results
 
 RHO, BETA, LAMBDA = 0.1, 3.0, 3e-3
 HIDDEN = 196
@@ -75,7 +72,37 @@ def filter_mosaic(W, n):
     return padded.transpose(0, 2, 1, 3).reshape(side * 30, side * 30)
 
 
-def activation_histograms(mean_activations):
+def dead_pixel_weight(W, x_train):
+    """Mean |weight| from the pixels that are 0 in every training image: only weight decay ever changes them."""
+    dead = x_train.max(axis=0) == 0
+    return float(np.abs(W[dead]).mean())
+
+
+def check_findings(findings, results):
+    """The walkthrough's claims, each computed from this run's numbers."""
+    sparse, plain = results["sparse_mean_hidden_activation"], results["plain_mean_hidden_activation"]
+    findings.check(
+        "sparse_units_fire_at_rho", abs(sparse - RHO) < 0.25 * RHO,
+        f"the sparse model's hidden units fire at a mean rate of {sparse:.3f}, close to the target rho = {RHO}",
+    )
+    findings.check(
+        "plain_units_fire_far_more", plain > 3 * sparse,
+        f"the unregularised model's units fire {plain / sparse:.1f} times as often ({plain:.3f})",
+    )
+    sparse_mse, plain_mse = results["sparse_test_mse_per_pixel"], results["plain_test_mse_per_pixel"]
+    findings.check(
+        "sparsity_costs_reconstruction", sparse_mse > plain_mse,
+        f"sparsity costs reconstruction: test MSE per pixel {sparse_mse:.4f} against {plain_mse:.4f} unregularised",
+    )
+    sparse_dead, plain_dead = results["sparse_dead_pixel_weight"], results["plain_dead_pixel_weight"]
+    findings.check(
+        "decay_clears_the_border", sparse_dead < 0.1 * plain_dead,
+        f"weight decay clears the weights from pixels that are 0 in every image (mean |W| {sparse_dead:.4f}), "
+        f"which keep their random start without it ({plain_dead:.4f})",
+    )
+
+
+def activation_histograms(mean_activations, title):
     """Side by side: per model, the histogram of the hidden units' mean activations, with rho marked."""
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(mean_activations), figsize=(5 * len(mean_activations), 3.6), sharey=True)
@@ -87,12 +114,12 @@ def activation_histograms(mean_activations):
         ax.set_xlabel("mean activation of a hidden unit over the test images")
         ax.legend(fontsize=8)
     axes[0].set_ylabel(f"number of hidden units (of {HIDDEN})")
-    fig.suptitle("How often each hidden unit fires: sparse (KL penalty) vs unregularised autoencoder", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def filter_figure(weights):
+def filter_figure(weights, title):
     """The first filters of each model side by side (gray = 0, white = positive, black = negative weight)."""
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(weights), figsize=(5.2 * len(weights), 5.6))
@@ -103,7 +130,7 @@ def filter_figure(weights):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{name}: filters of units 0-{N_FILTERS - 1}", fontsize=10)
-    fig.suptitle("Weights into each hidden unit, as 28x28 images: sparse vs unregularised", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -111,7 +138,7 @@ def filter_figure(weights):
 def main():
     args = parse_args(__doc__)
     data = load_data(args, n_train=10000)
-    epochs = pick(args, full=20, quick=1)
+    epochs = pick(args, full=20, short=10, quick=1)
     results = {"data": data.source, "rho": RHO, "beta": BETA, "lambda": LAMBDA, "epochs": epochs}
     mean_activations, weights = {}, {}
     for key, name, sparse in (("sparse", "sparse AE", True), ("plain", "unregularised AE", False)):
@@ -126,9 +153,16 @@ def main():
         results[f"{key}_mean_hidden_activation"] = float(codes.mean())
         results[f"{key}_units_within_2x_of_rho"] = int(np.sum(np.abs(np.log(codes.mean(axis=0) / RHO)) < math.log(2)))
         results[f"{key}_test_mse_per_pixel"] = MSE().value(model.reconstruct(data.x_test), data.x_test)
-    save_figure(activation_histograms(mean_activations), args.out, "mean_activation_histogram")
-    save_figure(filter_figure(weights), args.out, "filters_sparse_vs_plain")
-    save_results(args.out, results)
+        results[f"{key}_dead_pixel_weight"] = dead_pixel_weight(weights[name], data.x_train)
+    findings = Findings()
+    check_findings(findings, results)
+    save_figure(activation_histograms(mean_activations, findings.title(
+        "How often each hidden unit fires: sparse (KL penalty) vs unregularised autoencoder",
+        "sparse_units_fire_at_rho", "plain_units_fire_far_more")), args.out, "mean_activation_histogram")
+    save_figure(filter_figure(weights, findings.title(
+        "Weights into each hidden unit, as 28x28 images: sparse vs unregularised", "decay_clears_the_border")),
+        args.out, "filters_sparse_vs_plain")
+    save_results(args.out, results, findings)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,10 @@ What to look for:
   0.18 instead of 0.13 in our run).
 
 Full run: 20000 training images, 6 epochs of Adam (batch 100, rate 5e-3 decaying along a cosine) per model;
-the sweeps use 2000 test images, the same noisy copies for both models.
+the sweeps use 2000 test images, the same noisy copies for both models. ``--short``: 10000 training images.
 
-Run ``python walkthroughs/05_denoising_autoencoder.py`` (``--quick`` for a seconds-long check).
+Run ``python walkthroughs/05_denoising_autoencoder.py`` (``--short`` for a run of about a minute, ``--quick`` for
+a seconds-long check).
 """
 
 import time
@@ -41,12 +42,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from npae import plots
-from npae.core.layers import Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid
-from npae.core.losses import MSE
-from npae.models import Autoencoder
-from npae.core.optim import Adam, CosineDecay
-from npae.apps.walkthrough import load_data, parse_args, pick, save_figure, save_results
+from npae import (
+    MSE, Adam, Autoencoder, CosineDecay, Dense, GaussianNoise, MaskingNoise, SaltAndPepperNoise, Sequential, Sigmoid,
+    plots,
+)
+from npae.apps.walkthrough import Findings, load_data, parse_args, pick, save_figure, save_results
 
 HIDDEN = 256
 N_EXAMPLES = 8
@@ -95,16 +95,34 @@ def train(model, data, epochs, seed):
     return time.perf_counter() - start
 
 
-def example_grid(noise, noisy, denoised, plain, clean):
+def example_grid(noise, noisy, denoised, plain, clean, title):
     """Rows: noisy input, denoising AE output, plain AE output, clean target (same test digits in columns)."""
     rows = [noisy, denoised, plain, clean]
     images = [image for row in rows for image in row[:N_EXAMPLES]]
     labels = ["noisy input", "denoising AE", "plain AE", "clean target"]
-    title = f"{noise.example_title}: what each model returns for the same noisy test digits"
     return plots.image_grid(images, nrows=len(rows), row_labels=labels, title=title)
 
 
-def mse_figure(sweeps):
+def check_findings(findings, kind, noise, sweep):
+    """The walkthrough's claims for one noise, each computed from this run's numbers."""
+    levels, denoising, plain = noise.sweep, sweep["denoising_mse"], sweep["plain_mse"]
+    at = levels.index(noise.train_level)
+    findings.check(
+        f"{kind}_denoising_wins_at_training_level", denoising[at] < plain[at],
+        f"{noise.title} at its training level {noise.train_level:g}: the denoising AE's error against the clean "
+        f"digits is {denoising[at]:.4f}, the plain AE's {plain[at]:.4f}",
+    )
+    findings.check(
+        f"{kind}_denoising_wins_beyond_training_level", all(d < p for d, p in zip(denoising[at:], plain[at:])),
+        f"{noise.title}: the denoising AE stays ahead at every stronger level up to {levels[-1]:g}",
+    )
+    findings.check(
+        f"{kind}_plain_wins_on_clean_digits", plain[0] < denoising[0],
+        f"{noise.title}: on clean digits the plain AE wins ({plain[0]:.4f} vs {denoising[0]:.4f})",
+    )
+
+
+def mse_figure(sweeps, title):
     """One panel per noise: test MSE against the clean images vs noise level, denoising vs plain AE."""
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 3.8))
@@ -118,8 +136,7 @@ def mse_figure(sweeps):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("test MSE per pixel vs the clean image")
-    fig.suptitle("Reconstructing clean digits from noisy ones: denoising vs plain autoencoder, same noisy inputs",
-                 fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -136,12 +153,12 @@ def sweep_errors(noise, denoising, plain, x_test, seed):
 
 def main():
     args = parse_args(__doc__)
-    data = load_data(args, n_train=pick(args, full=20000, quick=1000), n_test=2000)
-    epochs = pick(args, full=6, quick=1)
+    data = load_data(args, n_train=pick(args, full=20000, short=10000, quick=1000), n_test=2000)
+    epochs = pick(args, full=6, short=6, quick=1)
     results = {"data": data.source, "epochs": epochs, "hidden_units": HIDDEN}
     plain = build(None, args.seed)
     results["plain_train_seconds"] = train(plain, data, epochs, args.seed)
-    sweeps = {}
+    sweeps, findings = {}, Findings()
     for kind, noise in NOISES.items():
         denoising = build(noise.make(noise.train_level), args.seed)
         results[f"{kind}_train_seconds"] = train(denoising, data, epochs, args.seed)
@@ -149,12 +166,16 @@ def main():
         at_train_level = noise.sweep.index(noise.train_level)
         results[f"{kind}_denoising_mse_at_training_level"] = sweeps[kind]["denoising_mse"][at_train_level]
         results[f"{kind}_plain_mse_at_training_level"] = sweeps[kind]["plain_mse"][at_train_level]
+        check_findings(findings, kind, noise, sweeps[kind])
         noisy = noise.corrupt(data.x_test[:N_EXAMPLES], noise.train_level, args.seed)
-        grid = example_grid(noise, noisy, denoising.reconstruct(noisy), plain.reconstruct(noisy), data.x_test)
+        title = findings.title(f"{noise.example_title}: what each model returns for the same noisy test digits",
+                               f"{kind}_denoising_wins_at_training_level")
+        grid = example_grid(noise, noisy, denoising.reconstruct(noisy), plain.reconstruct(noisy), data.x_test, title)
         save_figure(grid, args.out, f"examples_{kind}")
-    save_figure(mse_figure(sweeps), args.out, "mse_vs_noise_level")
+    save_figure(mse_figure(sweeps, "Reconstructing clean digits from noisy ones: denoising vs plain autoencoder, "
+                                   "same noisy inputs"), args.out, "mse_vs_noise_level")
     results["sweeps"] = sweeps
-    save_results(args.out, results)
+    save_results(args.out, results, findings)
 
 
 if __name__ == "__main__":

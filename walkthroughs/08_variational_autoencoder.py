@@ -41,24 +41,34 @@ The story
    morphing into each other, and the map of test posterior means coloured by digit shows the classes
    arranged around the origin (labels are never used in training).
 
+The PyTorch curves are recorded values, read from ``walkthroughs/recorded/pytorch_vae.json`` (torch version,
+recipe and data inside); ``python -m benchmarks.vae_pytorch_reference`` regenerates them.
+
 Full run: 60000 training images, 30 epochs for the 32-D model and 10 for the 2-D one; IW estimates with
-k = 1000 on all 10,000 test images (a few minutes each).
+k = 1000 on all 10,000 test images (a few minutes each). ``--short``: 20000 training images, 3 epochs for the
+32-D model and 2 for the 2-D one, IW estimates with k = 100 on 1000 test images.
 """
 
+import json
+import pathlib
 import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 import npae
-from npae import Adam, plots
+from npae import Adam, mlp_vae, plots
+from npae.apps.walkthrough import (
+    Findings, load_data, nearest_references, one_per_class, parse_args, pick, resume_options, save_figure,
+    save_results,
+)
 from npae.datasets import binarize
-from npae.models.zoo import mlp_vae
-from npae.apps.walkthrough import load_data, one_per_class, parse_args, pick, resume_options, save_figure, save_results
+from npae.manifold import knn_accuracy
 
 TEST_BINARIZATION_SEED = 2014
-#: the same model and recipe in PyTorch (mean over the 10,000 binarised test images, nats per image)
-PYTORCH_REFERENCE = {"epochs": [10, 20, 30], "iw_ll_k1000": [-95.4, -92.5, -91.2], "elbo": [-100.8, -97.6, -96.3]}
+#: the same model, initial weights and recipe trained in PyTorch by benchmarks/vae_pytorch_reference.py
+RECORDED_PYTORCH = pathlib.Path(__file__).resolve().parent / "recorded" / "pytorch_vae.json"
 INTERPOLATION_PAIRS = [(1, 7), (3, 8), (4, 9), (0, 6), (2, 5)]
 
 
@@ -115,107 +125,214 @@ def latent_grid_figure(model, n=15):
     return fig
 
 
-def bounds_figure(by_epoch, k, reference):
-    """Test ELBO and IW estimate L_k by epoch, npae (solid) beside the PyTorch reference (dashed, k = 1000)."""
+def recorded_pytorch():
+    """The recorded PyTorch run: its bounds by epoch and the torch version, recipe and data it was made with."""
+    return json.loads(RECORDED_PYTORCH.read_text())
+
+
+def bounds_figure(by_epoch, k, n_scored, reference, title):
+    """Test ELBO and IW estimate L_k by epoch, npae (solid) beside the recorded PyTorch run (dashed)."""
     plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     epochs = sorted(by_epoch)
+    ref_k = reference["k"]
+    torch = f"PyTorch {reference['torch_version']}, recorded"
     ax.plot(epochs, [by_epoch[e]["iw_ll"] for e in epochs], "o-", color="C0", label=f"npae: IW estimate L_{k}")
     ax.plot(epochs, [by_epoch[e]["elbo"] for e in epochs], "o-", color="C1", label="npae: ELBO (one z)")
-    ax.plot(reference["epochs"], reference["iw_ll_k1000"], "s--", color="C0", alpha=0.6, label="PyTorch: L_1000")
-    ax.plot(reference["epochs"], reference["elbo"], "s--", color="C1", alpha=0.6, label="PyTorch: ELBO")
+    ax.plot(reference["epochs"], reference[f"iw_ll_k{ref_k}"], "s--", color="C0", alpha=0.6,
+            label=f"{torch}: L_{ref_k}")
+    ax.plot(reference["epochs"], reference["elbo"], "s--", color="C1", alpha=0.6, label=f"{torch}: ELBO")
     ax.set_xticks(sorted(set(epochs) | set(reference["epochs"])))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("mean over the test images (nats per image)")
-    ax.set_title("test log-likelihood bounds (higher is better): npae vs the same model in PyTorch", fontsize=10)
+    ax.set_ylabel(f"mean over {n_scored} test images (nats per image)")
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
+    fig.text(0.01, 0.0, f"dashed: values recorded {reference['date']} by benchmarks/vae_pytorch_reference.py "
+             f"(torch {reference['torch_version']}): the same model, initial weights and recipe (Adam 1e-3, batch "
+             f"100, dynamic binarisation);\n{reference['data']}", fontsize=6.5, va="top", wrap=True)
     fig.tight_layout()
     return fig
 
 
-def main():
-    args = parse_args(__doc__)
-    data = load_data(args)
-    x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
-    epochs = pick(args, full=30, quick=2)
-    score_epochs = pick(args, full=(10, 20, 30), quick=(1, 2))
-    k = pick(args, full=1000, quick=20)
+def digit_likeness(samples, digits):
+    """How far samples lie from real digits: the MSE per pixel to the nearest of ``digits`` and to their mean
+    image, and the share of samples nearer to some digit than to the mean. A blurry average digit lies close to
+    many digits, but closest to the mean image; a sample that looks like one digit lies nearer that digit."""
+    to_digit = nearest_references(samples, digits)[1]
+    to_mean = np.mean((samples - digits.mean(axis=0)) ** 2, axis=1)
+    return {"to_nearest_digit": float(to_digit.mean()), "to_mean_digit": float(to_mean.mean()),
+            "share_nearer_a_digit": float(np.mean(to_digit < to_mean))}
 
-    # 1. train the 32-D model, saving it at the epochs we score
+
+def check_findings(findings, m, reference, full_run):
+    """The walkthrough's claims, each computed from this run's numbers (``m``: a ``Measured``)."""
+    recon, kl = m.history["val_recon"], m.history["val_kl"]
+    findings.check(
+        "reconstruction_falls", recon[-1] < recon[0],
+        f"the test reconstruction term falls from {recon[0]:.1f} to {recon[-1]:.1f} nats",
+    )
+    findings.check(
+        "kl_grows", kl[-1] > kl[0],
+        f"the test KL (what the code tells about the image) grows from {kl[0]:.1f} to {kl[-1]:.1f} nats",
+    )
+    share = m.likeness["share_nearer_a_digit"]
+    findings.check(
+        "prior_decodes_to_digits", share >= 0.8,
+        f"samples from the prior look like digits: {100 * share:.0f}% lie nearer to a real test digit than to the "
+        f"average digit",
+    )
+    final = m.by_epoch[max(m.by_epoch)]
+    findings.check(
+        "iw_estimate_is_tighter", final["iw_ll"] > final["elbo"],
+        f"the importance-weighted estimate L_{final['k']} = {final['iw_ll']:.2f} lies above the ELBO "
+        f"{final['elbo']:.2f} nats",
+    )
+    findings.check(
+        "bound_tightens_with_k", bool(np.all(np.diff(m.l_k) > 0)),
+        f"L_k grows with k, from {m.l_k[0]:.2f} (k = {m.ks[0]}) to {m.l_k[-1]:.2f} (k = {m.ks[-1]}) nats",
+    )
+    findings.check(
+        "latent_2d_keeps_digits_apart", m.map_score > 0.5,
+        f"the 2-D posterior means keep the digits apart (5-NN accuracy {m.map_score:.2f}; chance 0.1)",
+    )
+    if full_run:
+        ref_k, shared = reference["k"], [e for e in reference["epochs"] if e in m.by_epoch]
+        gaps = [abs(m.by_epoch[e]["iw_ll"] - reference[f"iw_ll_k{ref_k}"][reference["epochs"].index(e)])
+                for e in shared]
+        findings.check(
+            "matches_pytorch", bool(shared) and max(gaps) < 1.0,
+            f"npae's L_{ref_k} is within {max(gaps, default=0):.2f} nats of the recorded PyTorch run at epochs "
+            f"{shared}",
+        )
+
+
+@dataclass
+class Measured:
+    """What the 32-D and 2-D models gave: the figures and the findings read from here."""
+
+    model: object
+    history: object
+    by_epoch: dict
+    k: int
+    n_scored: int
+    ks: list
+    l_k: list
+    n_l_k: int
+    samples: np.ndarray
+    likeness: dict
+    model_2d: object
+    history_2d: object
+    mu_2d: np.ndarray
+    map_score: float
+
+
+def measure(args, data, x_test):
+    """Train the 32-D model (scoring it at some epochs) and the 2-D one, and take every measurement."""
+    epochs = pick(args, full=30, short=3, quick=2)
+    score_epochs = pick(args, full=(10, 20, 30), short=(1, 2, 3), quick=(1, 2))
+    k = pick(args, full=1000, short=100, quick=20)
+    x_scored = x_test[:pick(args, full=None, short=1000, quick=None)]
+
     model = mlp_vae(latent_dim=32, binarize=True, seed=args.seed)
     saved = {e: args.out / f"vae_epoch{e}.npz" for e in score_epochs}
     history = model.fit(data.x_train, epochs=epochs, batch_size=100, validation_data=x_test, optimizer=Adam(1e-3),
                         seed=args.seed, callbacks=[save_at_epochs(saved)], **resume_options(args, "checkpoint"))
-    train_minutes = sum(history["epoch_time"]) / 60
+    by_epoch = {e: scores(npae.load(path), x_scored, k, args.seed, f"after epoch {e}") for e, path in saved.items()}
+    subset = x_test[: pick(args, full=1000, short=500, quick=100)]
+    ks = pick(args, full=[1, 10, 100, 1000], short=[1, 10, 100], quick=[1, 5, 20])
+    l_k = [float(model.log_likelihood(subset, k=kk, seed=args.seed).mean()) for kk in ks]
+
+    samples = model.sample(100, seed=args.seed)
+    likeness = digit_likeness(samples, data.x_test)
+
+    model_2d = mlp_vae(latent_dim=2, binarize=True, seed=args.seed)
+    history_2d = model_2d.fit(data.x_train, epochs=pick(args, full=10, short=2, quick=1), batch_size=100,
+                              optimizer=Adam(1e-3), seed=args.seed, **resume_options(args, "checkpoint_2d"))
+    mu_2d, _ = model_2d.encode(x_test)
+    on_map = np.random.default_rng(args.seed).choice(len(mu_2d), size=min(2000, len(mu_2d)), replace=False)
+    map_score = knn_accuracy(mu_2d[on_map], data.y_test[on_map], k=5)
+    return Measured(model, history, by_epoch, k, len(x_scored), ks, l_k, len(subset), samples, likeness, model_2d,
+                    history_2d, mu_2d, map_score)
+
+
+def figures(args, data, x_test, m, reference, findings, bounds_findings):
+    """Every figure of the walkthrough, titled with what it shows and the findings that hold."""
     save_figure(plots.training_curves(
-        history, ["VAE 784-512-256-32"], ylabel="negative ELBO (nats per image)", val_name="test",
+        m.history, ["VAE 784-512-256-32"], ylabel="negative ELBO (nats per image)", val_name="test",
         title="negative ELBO by epoch: train (solid, fresh binarisation) vs binarised test set (dashed)",
     ), args.out, "training_curves")
-    steps = np.arange(1, history.epochs + 1)
+    h = m.history
     save_figure(plots.line_plot(
-        steps, {"train: reconstruction -log p(x|z)": history["recon"], "test: reconstruction": history["val_recon"],
-                "train: KL(q(z|x) || p(z))": history["kl"], "test: KL": history["val_kl"]},
+        np.arange(1, h.epochs + 1), {"train: reconstruction -log p(x|z)": h["recon"], "test: reconstruction":
+                                     h["val_recon"], "train: KL(q(z|x) || p(z))": h["kl"], "test: KL": h["val_kl"]},
         xlabel="epoch", ylabel="nats per image",
-        title="the two terms of the negative ELBO: reconstruction falls, KL (code information) grows",
+        title=findings.title("the two terms of the negative ELBO by epoch", "reconstruction_falls", "kl_grows"),
     ), args.out, "recon_and_kl")
-
-    # 2. sampling, reconstructions, interpolations
     save_figure(plots.image_grid(
-        model.sample(100, seed=args.seed), nrows=10,
-        title="100 samples from the prior: pixel probabilities sigmoid(g(z)), z ~ N(0, I) in 32-D",
+        m.samples, nrows=10,
+        title=findings.title("100 samples from the prior: pixel probabilities sigmoid(g(z)), z ~ N(0, I) in 32-D",
+                             "prior_decodes_to_digits"),
     ), args.out, "samples")
     picks = one_per_class(data.y_test)
     save_figure(plots.reconstruction_rows(
-        x_test[picks], {"VAE: decode(mu)": model.reconstruct(x_test[picks])}, digit_labels=data.y_test[picks],
+        x_test[picks], {"VAE: decode(mu)": m.model.reconstruct(x_test[picks])}, digit_labels=data.y_test[picks],
         title="binarised test digits (top) and the pixel probabilities decoded from their posterior mean",
     ), args.out, "reconstructions")
-    rows, row_labels = interpolation_rows(model, x_test, data.y_test)
+    rows, row_labels = interpolation_rows(m.model, x_test, data.y_test)
     save_figure(plots.image_grid(
         [img for row in rows for img in row], nrows=len(rows), row_labels=row_labels,
         title="straight lines in the 32-D code space between the posterior means of two test digits",
     ), args.out, "interpolations")
-
-    # 3. the bounds on log p(x): by epoch (saved models), and L_k against k
-    by_epoch = {e: scores(npae.load(path), x_test, k, args.seed, f"after epoch {e}") for e, path in saved.items()}
-    final = by_epoch[max(by_epoch)]
-    save_figure(bounds_figure(by_epoch, k, PYTORCH_REFERENCE), args.out, "bounds_by_epoch")
-    subset = x_test[: pick(args, full=1000, quick=100)]
-    ks = pick(args, full=[1, 10, 100, 1000], quick=[1, 5, 20])
-    l_k = [float(model.log_likelihood(subset, k=kk, seed=args.seed).mean()) for kk in ks]
+    save_figure(bounds_figure(m.by_epoch, m.k, m.n_scored, reference, findings.title(
+        "test log-likelihood bounds by epoch (higher is better): npae vs the same model in PyTorch",
+        *bounds_findings)), args.out, "bounds_by_epoch")
     save_figure(plots.line_plot(
-        ks, {"importance-weighted bound L_k": l_k}, xlabel="k (importance samples per image)", logx=True,
+        m.ks, {"importance-weighted bound L_k": m.l_k}, xlabel="k (importance samples per image)", logx=True,
         ylabel="mean over test images (nats per image)",
-        title=f"L_k on {len(subset)} test images: the bound tightens as k grows (L_1 = ELBO)",
+        title=findings.title(f"L_k against k on {m.n_l_k} test images (L_1 = ELBO)", "bound_tightens_with_k"),
     ), args.out, "bound_vs_k")
-
-    # 4. a 2-D latent space
-    model_2d = mlp_vae(latent_dim=2, binarize=True, seed=args.seed)
-    history_2d = model_2d.fit(data.x_train, epochs=pick(args, full=10, quick=1), batch_size=100,
-                              optimizer=Adam(1e-3), seed=args.seed, **resume_options(args, "checkpoint_2d"))
-    save_figure(latent_grid_figure(model_2d), args.out, "latent_grid_2d")
-    mu_2d, _ = model_2d.encode(x_test)
+    save_figure(latent_grid_figure(m.model_2d), args.out, "latent_grid_2d")
     save_figure(plots.scatter_2d(
-        mu_2d, data.y_test, xlabel="mu_1 (posterior mean, latent 1)", ylabel="mu_2 (posterior mean, latent 2)",
-        title=f"2-D VAE: posterior means of {len(x_test)} test digits, coloured by digit (labels unused)",
+        m.mu_2d, data.y_test, xlabel="mu_1 (posterior mean, latent 1)", ylabel="mu_2 (posterior mean, latent 2)",
+        title=findings.title(f"2-D VAE: posterior means of {len(x_test)} test digits, coloured by digit (labels "
+                             "unused)", "latent_2d_keeps_digits_apart"),
     ), args.out, "code_space_2d")
 
+
+def main():
+    args = parse_args(__doc__)
+    data = load_data(args, n_train=pick(args, full=None, short=20000, quick=None))
+    x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
+    reference = recorded_pytorch()
+    m = measure(args, data, x_test)
+
+    findings = Findings()
+    full_run = args.size == "full"
+    check_findings(findings, m, reference, full_run)
+    figures(args, data, x_test, m, reference, findings,
+            ["iw_estimate_is_tighter"] + ["matches_pytorch"] * full_run)
+
+    final = m.by_epoch[max(m.by_epoch)]
     save_results(args.out, {
         "data": str(data),
         "units": "nats per image (summed over the 784 pixels), mean over the binarised test images",
-        "epochs": history.epochs,
-        "train_minutes": train_minutes,
-        f"test_iw_ll_k{k}": final["iw_ll"],
+        "epochs": m.history.epochs,
+        "train_minutes": sum(m.history["epoch_time"]) / 60,
+        f"test_iw_ll_k{m.k}": final["iw_ll"],
         "test_elbo": final["elbo"],
+        "n_scored": m.n_scored,
         "iw_minutes": final["minutes"],
-        "by_epoch": by_epoch,
-        "pytorch_reference": PYTORCH_REFERENCE,
-        "bound_vs_k": dict(zip(map(str, ks), l_k)),
-        "test_neg_elbo_by_epoch": history["val_loss"],
-        "active_units_of_32": active_units(model, x_test),
-        "latent_2d": {"epochs": history_2d.epochs, "test_elbo": float(model_2d.elbo(x_test, seed=args.seed).mean()),
-                      "train_minutes": sum(history_2d["epoch_time"]) / 60},
-    })
+        "by_epoch": m.by_epoch,
+        "pytorch_reference": reference,
+        "bound_vs_k": dict(zip(map(str, m.ks), m.l_k)),
+        "test_neg_elbo_by_epoch": m.history["val_loss"],
+        "prior_samples_vs_test_digits": m.likeness,
+        "active_units_of_32": active_units(m.model, x_test),
+        "latent_2d": {"epochs": m.history_2d.epochs, "map_5nn_accuracy": m.map_score,
+                      "test_elbo": float(m.model_2d.elbo(x_test, seed=args.seed).mean()),
+                      "train_minutes": sum(m.history_2d["epoch_time"]) / 60},
+    }, findings)
 
 
 if __name__ == "__main__":

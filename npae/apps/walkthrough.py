@@ -167,6 +167,20 @@ def load_data(args, n_train=None, n_test=None, flatten=True, dataset="mnist"):
     return data
 
 
+def nearest_references(images, references):
+    """For each of ``images`` (N, D), the index of its nearest image in ``references`` (M, D) by Euclidean
+    distance, and the mean squared error per pixel to it: how far generated images lie from real ones."""
+    from ..core.functions import squared_distances
+
+    images, references = np.asarray(images), np.asarray(references)
+    if images.ndim != 2 or references.ndim != 2 or images.shape[1] != references.shape[1]:
+        raise ValueError(f"images, references: expected (N, D) and (M, D) with the same D, got {images.shape} and "
+                         f"{references.shape}")
+    d2 = squared_distances(images.astype(np.float64), references.astype(np.float64))
+    nearest = d2.argmin(axis=1)
+    return nearest, d2[np.arange(len(images)), nearest] / images.shape[1]
+
+
 def one_per_class(labels, per_class=1):
     """Indices of the first ``per_class`` examples of each label, ordered by label (for figure rows)."""
     labels = np.asarray(labels)

@@ -237,6 +237,10 @@ def line_plot(x, ys, labels=None, xlabel="x", ylabel="y", title=None, logy=False
         ax.set_xticks(list(x))
         ax.set_xticklabels([f"{v:g}" for v in x])
         ax.minorticks_off()
+    elif np.issubdtype(np.asarray(x).dtype, np.integer):  # epochs, counts: no tick at 1.5
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
