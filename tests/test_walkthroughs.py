@@ -365,3 +365,42 @@ def test_softmax_cross_entropy_and_one_hot_refuse_bad_input():
         one_hot(np.array([0, 3]), 3)
     with pytest.raises(TypeError, match="labels: expected a 1-D integer array"):
         one_hot(np.array([0.0, 1.0]), 3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Walkthrough 11's L-BFGS (UFLDL's optimiser)
+# ----------------------------------------------------------------------------------------------
+
+
+def walkthrough_module(prefix):
+    import importlib.util
+
+    script = next(p for p in SCRIPTS if p.name.startswith(prefix))
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lbfgs_finds_the_minimum_of_rosenbrocks_valley():
+    lbfgs = walkthrough_module("11_").lbfgs
+
+    def rosenbrock(theta):
+        x, y = theta
+        value = (1 - x) ** 2 + 100 * (y - x**2) ** 2
+        return value, np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+
+    theta, values = lbfgs(rosenbrock, np.array([-1.2, 1.0]), iterations=200)
+    np.testing.assert_allclose(theta, [1.0, 1.0], atol=1e-5)
+    assert all(b <= a for a, b in zip(values, values[1:]))  # every accepted step lowers the value
+
+
+def test_lbfgs_solves_a_quadratic_and_stops_at_a_stationary_point():
+    lbfgs = walkthrough_module("11_").lbfgs
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 6))
+    H, b = A @ A.T + np.eye(6), rng.standard_normal(6)
+    theta, values = lbfgs(lambda t: (0.5 * t @ H @ t - b @ t, H @ t - b), np.zeros(6), iterations=30)
+    np.testing.assert_allclose(theta, np.linalg.solve(H, b), atol=1e-6)
+    theta, values = lbfgs(lambda t: (float(t @ t), 2 * t), np.zeros(3), iterations=5)
+    assert values == [0.0] and not np.any(theta)  # already at the minimum: no step, no division by |g| = 0

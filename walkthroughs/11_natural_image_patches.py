@@ -197,6 +197,8 @@ def lbfgs(f, theta, iterations, memory=10, armijo=1e-4):
     value, grad = f(theta)
     pairs, values = [], [value]
     for _ in range(iterations):
+        if not np.any(grad):  # a stationary point: no direction goes down
+            break
         q, alphas = grad.copy(), []
         for s, y in reversed(pairs):
             alphas.append(s @ q / (y @ s))
