@@ -114,6 +114,13 @@ def test_best_worst_orders_by_error(rng):
         plots.best_worst(x, r, errors[:5])
 
 
+def test_best_worst_of_few_images_shows_each_once(rng):
+    x = digits(5, rng)
+    axes = image_axes(plots.best_worst(x, x, np.arange(5.0), n=8))
+    assert len(axes) == 4 * 2  # the best two and the worst two; the middle one in neither
+    assert [ax.get_title() for ax in axes[:2] + axes[4:6]] == ["0.0000", "1.0000", "4.0000", "3.0000"]
+
+
 def test_filters_grid_symmetric_scale(rng):
     W = rng.normal(size=(784, 5))
     fig = plots.filters_grid(W)

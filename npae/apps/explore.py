@@ -165,6 +165,12 @@ def _neighbours_figure(codes, images, captions, queries, k=6):
     return fig
 
 
+def thumbnail_size(n):
+    """The side of a thumbnail on the code map, as a share of the map's width: 5% for many pictures, up to
+    15% for a few (13 pictures: 14%), so that a small folder's map shows its pictures at a size one can see."""
+    return float(np.clip(0.5 / math.sqrt(n), 0.05, 0.15))
+
+
 def _code_map(codes, images, seed, quick):
     """``(figure, method)``: the codes in 2-D by t-SNE (PCA for many pictures) with thumbnails."""
     n = len(codes)
@@ -174,6 +180,7 @@ def _code_map(codes, images, seed, quick):
     else:
         points, method, axis = PCA(2).fit_transform(codes.astype(np.float64)), "PCA", "principal component"
     fig = plots.thumbnail_map(points, images, xlabel=f"{axis} 1", ylabel=f"{axis} 2", seed=seed,
+                              thumbnail_size=thumbnail_size(n),
                               title=f"the codes of all {n} pictures mapped to 2-D by {method}: nearby pictures have "
                                     "nearby codes")
     return fig, method
@@ -202,13 +209,16 @@ def _vae_figures(out, vae, ae, images, pair, seed, quick, steps=10):
 def _figures(out, images, captions, errors, ae, history, pca, codes, train, seed, quick):
     """Every figure of the autoencoder; returns the name of the 2-D map's method."""
     rng = np.random.default_rng([seed, 2])
-    shown = np.sort(rng.choice(len(images), size=min(10, len(images)), replace=False))
+    held_out = np.setdiff1d(np.arange(len(images)), train)
+    pool, which = (held_out, "held-out") if len(held_out) >= 5 else (np.arange(len(images)), "training")
+    shown = np.sort(rng.choice(pool, size=min(10, len(pool)), replace=False))
     originals = images[shown]
     save_figure(plots.reconstruction_rows(
         originals, {"autoencoder": ae.reconstruct(originals), f"PCA-{pca.n_components}": pca.inverse_transform(
             pca.transform(originals))},
         column_titles=[captions[i] for i in shown],
-        title=f"{len(shown)} of your pictures (top) and their reconstructions from {codes.shape[1]} numbers",
+        title=f"{len(shown)} of your {which} pictures (top) and their reconstructions from {codes.shape[1]} numbers"
+              + ("" if which == "held-out" else "\n(no picture was held out: both models were fitted on these)"),
     ), out, "reconstructions", synthetic=False, quick=quick)
     best_worst = plots.best_worst(
         images, ae.reconstruct(images), errors, n=8, names=captions,
@@ -219,11 +229,11 @@ def _figures(out, images, captions, errors, ae, history, pca, codes, train, seed
     save_figure(best_worst, out, "best_worst", synthetic=False, quick=quick)
     save_figure(plots.training_curves(
         history, ["autoencoder"], ylabel="MSE per pixel", val_name="held-out pictures", logy=True,
-        title=f"MSE per pixel by epoch on the {len(train)} training pictures (solid) and the held-out ones (dashed)",
+        title=f"MSE per pixel by epoch on the {len(train)} training pictures"
+              + (" (solid) and the held-out ones (dashed)" if len(train) < len(images) else ""),
     ), out, "training_curves", synthetic=False, quick=quick)
-    save_figure(plots.code_histograms(
-        codes, title=f"code coordinates 0-{min(8, codes.shape[1]) - 1} over all {len(codes)} pictures",
-    ), out, "code_histograms", synthetic=False, quick=quick)
+    save_figure(plots.code_histograms(codes, title=f"distribution over all {len(codes)} pictures"),
+                out, "code_histograms", synthetic=False, quick=quick)
     fig, method = _code_map(codes, images, seed, quick)
     save_figure(fig, out, "code_map", synthetic=False, quick=quick)
     queries = np.sort(rng.choice(len(images), size=min(4, len(images)), replace=False))
@@ -257,6 +267,13 @@ def _report(out, r, names, errors, held_out):
     tiles = f", cut into tiles of {r['tile'][0]}x{r['tile'][1]} pixels" if r["tile"] else ""
     val_mse = f"{r['val_mse']:.5f}" if r["n_val"] else "none held out (fewer than 20 pictures)"
     pca_val_mse = f"{r['pca_val_mse']:.5f}" if r["n_val"] else "none held out"
+    pca_size = (" (the same code size)" if r["pca_components"] == r["code_dim"] else
+                f" (at most one per training picture; the code has {r['code_dim']} numbers)")
+    behind_pca = ""
+    if r["n_val"] and r["pca_val_mse"] < r["val_mse"]:
+        behind_pca = (f"\nPCA rebuilds the held-out pictures better than the autoencoder after {r['epochs']} epochs: "
+                      "the autoencoder may need more (`--epochs`), and its ranking of the pictures is rougher than "
+                      "it could be.\n")
     typical = ", ".join(f"`{names[i]}`" for i in np.argsort(errors, kind="stable")[:5])
     vae_part = ""
     if r["vae"]:
@@ -289,8 +306,8 @@ trained {r['epochs']} epochs on {r['n_train']} pictures (batch {BATCH_SIZE}, Ada
 | --- | --- |
 | autoencoder, training pictures | {r['train_mse']:.5f} |
 | autoencoder, held-out pictures | {val_mse} |
-| PCA with {r['pca_components']} components (same code size), held-out pictures | {pca_val_mse} |
-
+| PCA with {r['pca_components']} components{pca_size}, held-out pictures | {pca_val_mse} |
+{behind_pca}
 ## The most unusual pictures: the worst reconstructions
 
 ![best and worst reconstructions](best_worst.png)

@@ -120,13 +120,14 @@ def best_worst(originals, reconstructions, errors, n=8, error_name="MSE/pixel", 
     """The ``n`` best and ``n`` worst reconstructions by ``errors`` (one per sample), each under its original.
 
     Each original is titled with its error, and with its name from ``names`` (e.g. file names) when given.
+    With fewer than ``2 n`` images, each half shows half of them, so that no image is both best and worst.
     """
     errors = np.asarray(errors)
     if errors.shape != (len(originals),):
         raise ValueError(f"errors: expected one error per image, shape ({len(originals)},), got {errors.shape}")
     if names is not None and len(names) != len(originals):
         raise ValueError(f"names: expected one name per image ({len(originals)}), got {len(names)}")
-    n = min(n, len(errors))
+    n = min(n, max(1, len(errors) // 2))
     order = np.argsort(errors, kind="stable")
     picks = {"best": order[:n], "worst": order[::-1][:n]}
     fig, axes = cell_grid(4, n, title=title or f"best and worst reconstructions of the test set ({error_name})",
