@@ -190,9 +190,10 @@ def lbfgs(f, theta, iterations, memory=10, armijo=1e-4):
 
     Each step goes along ``-H g``, where ``H`` approximates the inverse Hessian from the last ``memory`` pairs
     ``s = theta_new - theta``, ``y = g_new - g`` (the two-loop recursion, Nocedal & Wright Algorithm 7.4), scaled
-    by ``s.y / y.y`` of the newest pair. The step length starts at 1 and is halved until the value drops by at
-    least ``armijo`` times the drop the slope predicts (backtracking). A pair with ``s.y <= 0`` (no positive
-    curvature seen) is not stored, so ``H`` stays positive definite.
+    by ``s.y / y.y`` of the newest pair (before any pair: a step of length 1 along ``-g``). The step length
+    starts at 1 and is halved until the value drops by at least ``armijo`` times the drop the slope predicts
+    (backtracking). A pair with ``s.y <= 0`` (no positive curvature seen) is not stored, so ``H`` stays
+    positive definite.
     """
     value, grad = f(theta)
     pairs, values = [], [value]
