@@ -59,10 +59,11 @@ Full run (10,000 grey and 20,000 colour patches from the 13 public-domain and CC
 development data; the numbers are in walkthroughs/README.md): the grey sparse autoencoder's filters are
 oriented bars and edges, most of them light-dark boundaries at one angle, a few noisy checkerboards; PCA's
 components are the expected global waves, gratings of rising frequency. The sparse filters' energy sits
-closer to a centre (median spread 3.0 pixels against PCA's 3.4) and in fewer pixels (median share 0.44
-against 0.40). The colour filters are rougher: many are small spots of a few strong pixels on a noisy
+closer to a centre (median spread 3.0 pixels against PCA's 3.4 and random weights' 3.2). Their energy share
+(0.44 against PCA's 0.40) does not show them localized: filters of random weights reach 0.49 by chance, so
+the run does not state that finding for grey patches. The colour filters are rougher: many are small spots of a few strong pixels on a noisy
 ground, some are smooth two-colour (magenta-green) blends; PCA's colour components are again global
-waves. Their median share is 0.49 against PCA's 0.38.
+waves. Their median share is 0.49 against PCA's 0.38 and random weights' 0.33.
 
 Run ``python walkthroughs/11_natural_image_patches.py --images DIR`` (``--quick`` for a seconds-long check).
 """
@@ -301,20 +302,23 @@ def noise_baseline(values_per_filter, seed, n=10000):
 
 
 def check_findings(findings, results):
-    """The walkthrough's claims, each computed from this run's numbers."""
+    """The walkthrough's claims, each computed from this run's numbers. A measure supports a claim only when the
+    learnt filters beat both PCA's components and filters of random weights: beating PCA alone could mean only
+    that PCA's gratings are unusually spread out."""
     for kind in ("grey", "colour"):
         sparse, pca = results[f"{kind}_sparse_energy_share_median"], results[f"{kind}_pca_energy_share_median"]
+        noise = results[f"{kind}_noise_energy_share_median"]
         findings.check(
-            f"{kind}_sparse_filters_more_localized", sparse > pca,
-            f"{kind}: the sparse autoencoder's filters are more localized than PCA's components (median share of a "
-            f"filter's energy in its {STRONGEST} strongest pixels {sparse:.2f} vs {pca:.2f}; random weights: "
-            f"{results[f'{kind}_noise_energy_share_median']:.2f})",
+            f"{kind}_sparse_filters_more_localized", bool(sparse > max(pca, noise)),
+            f"{kind}: the sparse autoencoder's filters are more localized than PCA's components and than random "
+            f"weights (median share of a filter's energy in its {STRONGEST} strongest pixels {sparse:.2f} vs "
+            f"{pca:.2f} and {noise:.2f})",
         )
-    sparse, pca = results["grey_sparse_spread_median"], results["grey_pca_spread_median"]
+    sparse, pca, noise = (results[f"grey_{name}_spread_median"] for name in ("sparse", "pca", "noise"))
     findings.check(
-        "grey_sparse_filters_more_compact", sparse < pca,
-        f"grey: the sparse autoencoder's filters gather their energy closer to a centre (median spread "
-        f"{sparse:.2f} vs {pca:.2f} pixels for PCA; random weights: {results['grey_noise_spread_median']:.2f})",
+        "grey_sparse_filters_more_compact", bool(sparse < min(pca, noise)),
+        f"grey: the sparse autoencoder's filters gather their energy closer to a centre than PCA's components and "
+        f"random weights (median spread {sparse:.2f} vs {pca:.2f} and {noise:.2f} pixels)",
     )
     rate = results["grey_mean_activation"]
     findings.check(
@@ -361,7 +365,7 @@ def main():
     save_figure(plots.filter_mosaics(grey_filters, (PATCH, PATCH), n=HIDDEN, title=findings.title(
         f"{HIDDEN} filters of a sparse autoencoder (left) and PCA's first {HIDDEN} components (right), in pixel "
         f"space, minus their means, on the same grey patches of {len(grey_images)} pictures",
-        "grey_sparse_filters_more_localized")), args.out, "filters_sparse_vs_pca")
+        "grey_sparse_filters_more_compact", "grey_sparse_filters_more_localized")), args.out, "filters_sparse_vs_pca")
     save_figure(plots.filter_mosaics(colour_filters, (3, PATCH, PATCH), n=COLOUR_HIDDEN, title=findings.title(
         f"{COLOUR_HIDDEN} filters of a sparse autoencoder (left) and PCA's first {COLOUR_HIDDEN} components "
         "(right), on the same colour patches", "colour_sparse_filters_more_localized")), args.out, "colour_filters")
