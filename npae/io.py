@@ -29,6 +29,7 @@ import zlib
 
 import numpy as np
 
+from .core.checks import output_folder
 from .core.registry import deserialize, serialize
 
 FORMAT_VERSION = 1
@@ -81,8 +82,7 @@ def atomic_write(path, write):
         raise IsADirectoryError(
             f"path: {path!r} is a folder, expected a file name (for example {os.path.join(path, 'model.npz')!r})"
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    directory = os.fspath(make_folder(os.path.dirname(os.path.abspath(path)), "path"))
     fd, tmp = create_file_beside(path, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
@@ -97,6 +97,17 @@ def atomic_write(path, write):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def make_folder(path, name):
+    """Create the folder ``path`` (and its parents) unless it exists; an error names the argument ``name``: a
+    file where a folder should be, or a folder that may not be written."""
+    folder = output_folder(path, name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"{name}: cannot create the folder {str(folder)!r} ({exc.strerror})") from exc
+    return folder
 
 
 def create_file_beside(path, prefix, suffix=""):

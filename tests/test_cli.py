@@ -53,13 +53,47 @@ def test_gradcheck_only_through_the_entry_point(capsys):
     assert "npae gradcheck [" in captured.err and "3/3 components checked" in captured.err
 
 
-def test_bad_options_exit_with_a_message(capsys):
-    with pytest.raises(SystemExit):
-        npae_command()(["train", "--epochs", "0"])
-    assert "--epochs: expected an int >= 1, got 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        npae_command()(["train", "--model", "rnn"])
-    assert "invalid choice" in capsys.readouterr().err
+A_FILE = __file__  # a path that exists and is not a folder
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--epochs", "0"], "npae train: error: argument --epochs: expected an int >= 1, got 0"),
+    (["train", "--epochs", "two"], "argument --epochs: expected a whole number, got 'two'"),
+    (["train", "--batch-size", "-5"], "argument --batch-size: expected an int >= 1, got -5"),
+    (["train", "--n-train", "-5"], "argument --n-train: expected an int >= 1, got -5"),
+    (["train", "--n-test", "0"], "argument --n-test: expected an int >= 1, got 0"),  # was: all 10,000
+    (["train", "--lr", "-1"], "argument --lr: expected a finite number > 0, got -1.0"),
+    (["train", "--lr", "nan"], "argument --lr: expected a finite number > 0, got nan"),
+    (["train", "--model", "rnn"], "argument --model: invalid choice: 'rnn'"),
+    (["train", "--data-dir", "no-such-folder"], "argument --data-dir: there is no folder 'no-such-folder'; expected "
+                                                "the folder holding mnist/"),
+    (["train", "--data-dir", A_FILE], "is a file, expected the folder holding mnist/"),
+    (["train", "--out", A_FILE], "argument --out: '" + A_FILE + "' is a file, expected a folder to write into"),
+    (["demo", "--out", A_FILE + "/run"], "cannot be created as a folder, because '" + A_FILE + "' is a file"),
+    (["demo", "--seed", "-1"], "npae demo: error: argument --seed: expected an int >= 0, got -1"),
+    (["explore", "no-such-folder"], "argument folder: there is no folder 'no-such-folder'"),
+    (["explore", ".", "--code-dim", "0"], "argument --code-dim: expected an int >= 1, got 0"),
+    (["gradcheck", "--seed", "-1"], "argument --seed: expected an int >= 0, got -1"),
+    (["gradcheck", "--only", "Conv3D"], "argument --only: unknown components ['Conv3D']"),
+])
+def test_bad_options_are_refused_before_anything_runs_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        npae_command()(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_mistake_found_while_running_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    (tmp_path / "a.png").write_bytes(b"not a picture")
+    monkeypatch.delenv("NPAE_TRACEBACK", raising=False)
+    code = npae_command()(["explore", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "npae explore: error: " in err and "NPAE_TRACEBACK=1" in err and "Traceback" not in err
+    monkeypatch.setenv("NPAE_TRACEBACK", "1")
+    with pytest.raises(ValueError):
+        npae_command()(["explore", str(tmp_path), "--quick", "--out", str(tmp_path / "out")])
 
 
 def _parsers():
@@ -82,7 +116,7 @@ def _parsers():
     return {**parsers, **captured}
 
 
-@pytest.mark.parametrize("name", ["demo", "train", "gradcheck"])
+@pytest.mark.parametrize("name", ["demo", "train", "explore", "gradcheck"])
 def test_every_option_has_a_description_and_its_default(name):
     parser = _parsers()[name]
     assert parser.description and len(parser.description) > 40
@@ -90,4 +124,6 @@ def test_every_option_has_a_description_and_its_default(name):
         if action.dest == "help":
             continue
         assert action.help and len(action.help) > 15, action.dest
+        if action.required:
+            continue  # a positional argument has no default
         assert "default" in action.help, f"{name} {action.option_strings}: no default in {action.help!r}"

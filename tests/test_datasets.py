@@ -249,6 +249,19 @@ def test_a_data_dir_without_the_files_falls_through_to_the_next_root(three_roots
     assert set(load_mnist("train", data_dir=empty)[1]) == {2}
 
 
+@pytest.mark.parametrize("loader", [
+    lambda folder: load_mnist("train", data_dir=folder),
+    lambda folder: datasets.load_dataset("mnist", "train", data_dir=folder, allow_synthetic_fallback=True),
+])
+def test_a_data_dir_that_does_not_exist_is_an_error_not_skipped(three_roots, tmp_path, loader):
+    # a mistyped folder used to fall through silently to NPAE_DATA_DIR's copy (or to the synthetic digits)
+    with pytest.raises(FileNotFoundError, match=r"data_dir: there is no folder '.*explicitt'; expected the folder "
+                                                r"holding mnist/"):
+        loader(tmp_path / "explicitt")
+    with pytest.raises(NotADirectoryError, match=r"data_dir: '.*train-images-idx3-ubyte.gz' is a file"):
+        loader(three_roots["explicit"] / "mnist" / "train-images-idx3-ubyte.gz")
+
+
 def test_gzipped_file_is_preferred_to_raw_in_the_same_folder(tmp_path):
     images, labels = fake_split(seed=1)
     write(tmp_path / "mnist" / TRAIN_IMAGES, idx_bytes(images), gz=True)
@@ -343,6 +356,7 @@ def test_a_failed_download_leaves_no_file_behind(served, monkeypatch, action, me
 
 def test_no_files_and_no_network_names_the_searched_paths_and_the_fixes(tmp_path, monkeypatch):
     monkeypatch.setenv("NPAE_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "explicit").mkdir()
     with pytest.raises(FileNotFoundError) as info:
         load_mnist("train", data_dir=tmp_path / "explicit")
     message = str(info.value)

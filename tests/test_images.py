@@ -142,8 +142,8 @@ def test_folders_without_readable_images_raise(tmp_path, content, message):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda root: load_images(root / "missing"), FileNotFoundError, r"path: the folder .*missing does not exist"),
-    (lambda root: load_images(root / "cats" / "a.png"), NotADirectoryError, r"path: expected a folder of images"),
+    (lambda root: load_images(root / "missing"), FileNotFoundError, r"path: there is no folder .*missing'; expected the folder holding your pictures"),
+    (lambda root: load_images(root / "cats" / "a.png"), NotADirectoryError, r"path: .*a.png' is a file, expected the folder holding your pictures; pass its folder"),
     (lambda root: load_images(root, mode="CMYK"), ValueError, r"mode: expected 'L' \(grey\) or 'RGB'"),
     (lambda root: load_images(root, size=0), ValueError, r"size: expected ints >= 1, got 0"),
     (lambda root: load_images(root, labels="names"), ValueError, r"labels: expected None or 'folders'"),

@@ -409,6 +409,13 @@ def test_saving_onto_a_folder_says_so(tmp_path):
     assert os.listdir(folder) == [] and sorted(os.listdir(tmp_path)) == ["model.npz"]
 
 
+def test_saving_below_a_file_says_which_file_is_in_the_way(tmp_path):
+    (tmp_path / "runs").write_text("a file, not a folder")
+    with pytest.raises(NotADirectoryError, match=r"path: '.*runs/a' cannot be created as a folder, because "
+                                                  r"'.*runs' is a file"):
+        small_model().save(tmp_path / "runs" / "a" / "model.npz")
+
+
 def test_a_folder_that_cannot_be_written_is_named_not_the_temporary_file(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", args[0])

@@ -122,10 +122,17 @@ def test_smaller_runs_default_to_their_own_folder(monkeypatch, tmp_path, flag, f
                                                                "resume": True}
 
 
-def test_parse_args_options(tmp_path):
+def test_parse_args_options(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
     args = walkthrough.parse_args("doc", ["--quick", "--out", str(tmp_path / "o"), "--seed", "7",
-                                          "--data-dir", "/data"])
-    assert (args.quick, args.out, args.seed, args.data_dir) == (True, tmp_path / "o", 7, "/data")
+                                          "--data-dir", str(tmp_path / "data")])
+    assert (args.quick, args.out, args.seed, args.data_dir) == (True, tmp_path / "o", 7, tmp_path / "data")
+    for bad, message in ((["--data-dir", str(tmp_path / "dta")], "argument --data-dir: there is no folder"),
+                         (["--seed", "-1"], "argument --seed: expected an int >= 0, got -1"),
+                         (["--out", __file__], "is a file, expected a folder to write into")):
+        with pytest.raises(SystemExit):
+            walkthrough.parse_args("doc", ["--quick"] + bad)
+        assert message in capsys.readouterr().err
     assert args.size == walkthrough.run_size == "quick"
     assert walkthrough.pick(args, full=10, short=3, quick=1) == 1
     short = walkthrough.parse_args("doc", ["--short", "--out", str(tmp_path)])

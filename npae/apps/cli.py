@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+from . import options
+
 MODELS = ("dense", "conv")
 
 
@@ -41,6 +43,7 @@ def load_data(kind, data_dir, n_train, n_test, seed):
 
 def cmd_train(args):
     from ..core.optim import Adam
+    from ..io import make_folder
     from ..plots import reconstruction_rows
     from ..training.history import format_duration, plural
     from .walkthrough import save_figure
@@ -55,7 +58,7 @@ def cmd_train(args):
                         optimizer=Adam(args.lr), seed=args.seed, verbose=1)
     seconds = time.perf_counter() - t0
     test_mse = model.evaluate(X_test)["loss"]
-    os.makedirs(args.out, exist_ok=True)
+    make_folder(args.out, "--out")
     model.save(os.path.join(args.out, "model.npz"))
     summary = {"model": args.model, "code_dim": args.code_dim, "epochs": history.epochs,
                "train_data": sources["train"], "test_data": sources["test"], "test_mse_per_pixel": test_mse,
@@ -106,23 +109,23 @@ def add_explore_parser(sub):
                     "with the worst reconstructions (the outliers, by path), the best, a 2-D map of the codes "
                     "drawn with thumbnails, nearest neighbours and training curves.",
     )
-    explore.add_argument("folder", help="folder of pictures (PNG, JPEG, BMP, GIF, TIFF, WebP; sub-folders too)")
+    explore.add_argument("folder", type=options.folder("your pictures"), help="folder of pictures (PNG, JPEG, BMP, GIF, TIFF, WebP; sub-folders too)")
     explore.add_argument("--size", type=_size, default=(32, 32),
                          help="HEIGHTxWIDTH every picture is resized to, after a centred crop to that shape "
-                              "(default 32x32)")
-    explore.add_argument("--mode", choices=("RGB", "L"), default="RGB", help="RGB colour or L grey (default RGB)")
+                              "(default: 32x32)")
+    explore.add_argument("--mode", choices=("RGB", "L"), default="RGB", help="RGB colour or L grey (default: RGB)")
     explore.add_argument("--model", choices=("conv", "dense"), default="conv",
-                         help="convolutional (sizes divisible by 4) or dense autoencoder (default conv)")
-    explore.add_argument("--code-dim", type=int, default=32, help="numbers in each picture's code (default 32)")
-    explore.add_argument("--epochs", type=int, default=None,
+                         help="convolutional (sizes divisible by 4) or dense autoencoder (default: conv)")
+    explore.add_argument("--code-dim", type=options.count, default=32, help="numbers in each picture's code (default: 32)")
+    explore.add_argument("--epochs", type=options.count, default=None,
                          help="training epochs (default: enough to show the model about 50,000 pictures, 10-200)")
     explore.add_argument("--tile", type=_size, default=None,
                          help="cut every picture into tiles of HEIGHTxWIDTH pixels, each explored on its own "
-                              "(for a few large photographs)")
-    explore.add_argument("--vae", action="store_true", help="also train a VAE: samples and an interpolation")
-    explore.add_argument("--out", default="npae-explore", help="output folder (default ./npae-explore)")
-    explore.add_argument("--quick", action="store_true", help="a seconds-long check on at most 200 pictures")
-    explore.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+                              "(for a few large photographs) (default: whole pictures)")
+    explore.add_argument("--vae", action="store_true", help="also train a VAE: samples and an interpolation (default: off)")
+    explore.add_argument("--out", type=options.out_folder, default="npae-explore", help="output folder (default: ./npae-explore)")
+    explore.add_argument("--quick", action="store_true", help="a seconds-long check on at most 200 pictures (default: off)")
+    explore.add_argument("--seed", type=options.seed, default=0, help="seed of every random choice (default: 0)")
 
 
 def cmd_gradcheck(args, extra):
@@ -137,6 +140,7 @@ def cmd_exercises(argv):
     return exercises_main(argv)
 
 
+DATA_DIR = options.folder("mnist/ with the four IDX files")
 DATA_DIR_HELP = (
     "folder holding mnist/ with the four IDX files (default: $NPAE_DATA_DIR, then the download cache "
     "~/.cache/npae; without files or network, synthetic digits stand in and every output says so)"
@@ -158,12 +162,12 @@ def make_parser():
         "Train a dense autoencoder and a VAE on MNIST (about a minute on two cores), then write figures and "
         "report.md\nshowing what they learnt: reconstructions, code histograms, a t-SNE map, samples, interpolations.",
     )
-    demo.add_argument("--out", default="npae-demo", help="output folder (default: ./npae-demo)")
-    demo.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    demo.add_argument("--out", type=options.out_folder, default="npae-demo", help="output folder (default: ./npae-demo)")
+    demo.add_argument("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)
     demo.add_argument("--quick", action="store_true",
                       help="a seconds-long run on a small subset, which checks the command, not the findings "
                            "(default: off)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    demo.add_argument("--seed", type=options.seed, default=0, help="seed of every random choice (default: 0)")
 
     train = _subcommand(
         sub, "train", "train an autoencoder on MNIST and save it",
@@ -172,17 +176,17 @@ def make_parser():
     )
     train.add_argument("--model", choices=MODELS, default="dense",
                        help="dense: 784-256-128-code MLP; conv: two conv+pool stages and a dense code (default: dense)")
-    train.add_argument("--epochs", type=int, default=10, help="passes over the training images (default: 10)")
-    train.add_argument("--code-dim", type=int, default=32, help="size of the code, the bottleneck (default: 32)")
-    train.add_argument("--batch-size", type=int, default=200, help="images per gradient step (default: 200)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default: 0.001)")
-    train.add_argument("--n-train", type=int, default=None,
+    train.add_argument("--epochs", type=options.count, default=10, help="passes over the training images (default: 10)")
+    train.add_argument("--code-dim", type=options.count, default=32, help="size of the code, the bottleneck (default: 32)")
+    train.add_argument("--batch-size", type=options.count, default=200, help="images per gradient step (default: 200)")
+    train.add_argument("--lr", type=options.positive_number, default=1e-3, help="Adam's learning rate (default: 0.001)")
+    train.add_argument("--n-train", type=options.count, default=None,
                        help="use only the first N training images (default: all 60,000)")
-    train.add_argument("--n-test", type=int, default=None,
+    train.add_argument("--n-test", type=options.count, default=None,
                        help="use only the first N test images (default: all 10,000)")
-    train.add_argument("--out", default="npae-train", help="output folder (default: ./npae-train)")
-    train.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default: 0)")
+    train.add_argument("--out", type=options.out_folder, default="npae-train", help="output folder (default: ./npae-train)")
+    train.add_argument("--data-dir", type=DATA_DIR, default=None, help=DATA_DIR_HELP)
+    train.add_argument("--seed", type=options.seed, default=0, help="seed of the initial weights and the shuffling (default: 0)")
 
     add_explore_parser(sub)
 
@@ -201,17 +205,25 @@ def main(argv=None):
     if argv and argv[0] == "exercises":  # likewise
         return cmd_exercises(argv[1:])
     args = parser.parse_args(argv)
-    if args.command == "train":
-        for name in ("epochs", "code_dim", "batch_size"):
-            if getattr(args, name) < 1:
-                parser.error(f"--{name.replace('_', '-')}: expected an int >= 1, got {getattr(args, name)}")
-        return cmd_train(args)
-    if args.command == "explore":
-        for name in ("epochs", "code_dim"):
-            if getattr(args, name) is not None and getattr(args, name) < 1:
-                parser.error(f"--{name.replace('_', '-')}: expected an int >= 1, got {getattr(args, name)}")
-        return cmd_explore(args)
-    return cmd_demo(args)
+    command = {"train": cmd_train, "explore": cmd_explore, "demo": cmd_demo}[args.command]
+    return run_explained(command, args)
+
+
+def run_explained(command, args):
+    """Run a command; a mistake in its input (data it cannot use, a training run that diverged, a file it
+    cannot write) ends it with the library's message on one line instead of a traceback.
+
+    ``NPAE_TRACEBACK=1`` shows the traceback as well (to report a bug).
+    """
+    from ..training import TrainingDiverged
+
+    try:
+        return command(args)
+    except (ValueError, OSError, TrainingDiverged) as exc:
+        if os.environ.get("NPAE_TRACEBACK"):
+            raise
+        print(f"npae {args.command}: error: {exc}\n(NPAE_TRACEBACK=1 shows where it was raised)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,6 @@ Without the MNIST files and without network it uses the offline synthetic digits
 from __future__ import annotations
 
 import argparse
-import pathlib
 import time
 
 import numpy as np
@@ -28,6 +27,7 @@ import numpy as np
 from .. import plots
 from ..core.functions import binarize
 from ..core.optim import Adam
+from ..io import make_folder
 from ..manifold import TSNE, knn_accuracy
 from ..models import PCA, dense_autoencoder, mlp_vae
 from .walkthrough import load_data, one_per_class, save_figure, save_results
@@ -243,8 +243,7 @@ def run(out_dir="npae-demo", data_dir=None, quick=False, seed=0):
 
     Returns the results dict (the numbers of the report). ``quick=True``: a small subset and one epoch each.
     """
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out_dir, "out_dir")
     plan = QUICK_PLAN if quick else FULL_PLAN
     stages = Stages(6)
 

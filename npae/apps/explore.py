@@ -45,6 +45,7 @@ from ..core.checks import int_pair, positive_int
 from ..core.functions import squared_distances
 from ..core.optim import Adam
 from ..datasets import load_images
+from ..io import make_folder
 from ..manifold import TSNE
 from ..models import PCA, conv_autoencoder, dense_autoencoder, mlp_vae
 from ..plots.images import shorten
@@ -361,8 +362,7 @@ def run(folder, out_dir="npae-explore", size=(32, 32), mode="RGB", model="conv",
     code_dim = positive_int(code_dim, "code_dim")
     size = int_pair(size, "size", minimum=1)
     tile = None if tile is None else int_pair(tile, "tile", minimum=1)
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(out_dir, "out_dir")
     stages = Stages(6 if vae else 5)
 
     stages.next(f"loading the pictures under {folder}")

@@ -47,6 +47,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io import make_folder
+from . import options
+
 QUICK_TRAIN = 1000
 QUICK_TEST = 300
 SIZES = ("full", "short", "quick")
@@ -75,11 +78,11 @@ def parse_args(description, argv=None, add_arguments=None):
                            "script works, not what it shows (the tests use it)")
     size.add_argument("--short", action="store_true",
                       help="a run of a few minutes on two cores in which the finding already shows")
-    parser.add_argument("--out", type=pathlib.Path, default=None,
+    parser.add_argument("--out", type=options.out_folder, default=None,
                         help="folder for the figures and results.json (default: walkthroughs/out/<script name>, "
                              "with _short or _quick appended for those runs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    parser.add_argument("--data-dir", default=None,
+    parser.add_argument("--seed", type=options.seed, default=0, help="seed of every random choice (default: 0)")
+    parser.add_argument("--data-dir", type=options.folder("mnist/ with the IDX files"), default=None,
                         help="folder holding mnist/ with the IDX files (default: $NPAE_DATA_DIR, then the cache)")
     if add_arguments is not None:
         add_arguments(parser)
@@ -89,7 +92,7 @@ def parse_args(description, argv=None, add_arguments=None):
     if args.out is None:
         suffix = "" if args.size == "full" else f"_{args.size}"
         args.out = script.parent / "out" / f"{script.stem}{suffix}"
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.out = make_folder(args.out, "--out")
     return args
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import pathlib
 
 import numpy as np
 
@@ -82,6 +84,40 @@ def as_generator(rng, name="rng"):
             raise ValueError(f"{name}: expected an int seed >= 0, a numpy.random.Generator or None, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(f"{name}: expected an int seed, a numpy.random.Generator or None, got {type(rng).__name__}")
+
+
+def _as_path(path, name):
+    if not isinstance(path, (str, os.PathLike)) or os.fspath(path) == "":
+        raise TypeError(f"{name}: expected a folder path (a non-empty str or os.PathLike), got {path!r}")
+    return pathlib.Path(path).expanduser()
+
+
+def existing_folder(path, name, holding="files"):
+    """``path`` as a ``pathlib.Path`` after checking it is a folder that exists (a mistyped folder is an error,
+    never skipped); ``holding`` says what the folder should hold, for the message."""
+    folder = _as_path(path, name)
+    if folder.is_dir():
+        return folder
+    if folder.exists():
+        raise NotADirectoryError(f"{name}: {str(folder)!r} is a file, expected the folder holding {holding}; "
+                                 f"pass its folder ({str(folder.parent)!r}?)")
+    raise FileNotFoundError(f"{name}: there is no folder {str(folder)!r}; expected the folder holding {holding} "
+                            "(check the spelling, or create it)")
+
+
+def output_folder(path, name):
+    """``path`` as a ``pathlib.Path`` after checking that it is a folder or can be created as one: neither it nor
+    any parent is an existing file. Nothing is created here (``npae.io.make_folder`` creates it)."""
+    folder = _as_path(path, name)
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() and not candidate.is_dir():
+            raise NotADirectoryError(
+                f"{name}: {str(candidate)!r} is a file, expected a folder to write into; give a new or existing folder"
+                if candidate == folder else
+                f"{name}: {str(folder)!r} cannot be created as a folder, because {str(candidate)!r} is a file; "
+                "give a new or existing folder"
+            )
+    return folder
 
 
 def check_float_dtype(dtype, name="dtype"):

@@ -67,7 +67,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.checks import int_pair, real_number
+from ..core.checks import existing_folder, int_pair, real_number
 from .mnist import cache_dir
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpe", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
@@ -102,17 +102,6 @@ class UnreadableImage(ValueError):
 # ----------------------------------------------------------------------------------------------
 # Argument checks
 # ----------------------------------------------------------------------------------------------
-
-
-def _check_folder(path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a folder path (str or os.PathLike), got {type(path).__name__}")
-    root = pathlib.Path(path).expanduser()
-    if not root.exists():
-        raise FileNotFoundError(f"path: the folder {root} does not exist")
-    if not root.is_dir():
-        raise NotADirectoryError(f"path: expected a folder of images, got the file {root}; pass its folder")
-    return root
 
 
 def _check_background(background):
@@ -344,7 +333,7 @@ def load_images(path, size=(32, 32), mode="RGB", *, crop=True, background=1.0, l
     - ``cache``: keep the result in the npae cache folder, so the next load of the same folder is instant;
     - ``mmap``: return the cached images as a read-only memory map (for data larger than memory).
     """
-    root = _check_folder(path)
+    root = existing_folder(path, "path", holding="your pictures")
     size, tile = _check_options(size, mode, labels, tile, mmap, cache)
     background = _check_background(background)
     files = image_files(root)

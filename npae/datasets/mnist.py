@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.checks import positive_int
+from ..core.checks import existing_folder, positive_int
 from ..io import atomic_write, create_file_beside
 from .synthetic import IMAGE_SIZE, synthetic_digits, to_mnist_layout
 
@@ -215,6 +215,8 @@ def search_roots(data_dir=None):
     """The folders searched, in order: ``data_dir``, ``$NPAE_DATA_DIR``, the cache (duplicates dropped)."""
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"data_dir: expected a folder path (str or os.PathLike) or None, got {data_dir!r}")
+    if data_dir is not None:  # a folder given by name must exist: a typo would silently read another copy
+        existing_folder(data_dir, "data_dir", holding="mnist/ (or fashion_mnist/) with the IDX files")
     candidates = [data_dir, os.environ.get("NPAE_DATA_DIR"), cache_dir()]
     roots = []
     for c in candidates:

@@ -39,6 +39,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import backends
+from ..apps import options
 from ..core import penalties
 from ..core.checks import as_generator, check_float_dtype
 from ..core.layers import Activation, Dense, Layer, Sequential, Sigmoid, Softplus, Tanh
@@ -510,7 +511,7 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-2 in float32) "
                              "(default: float64)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=options.seed, default=0,
                         help="seed of every draw (weights, inputs, gradients) (default: 0)")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
                         help="check only these components (class names, e.g. Conv2D MaxPool2D) (default: all)")
@@ -531,8 +532,9 @@ def main(argv=None):
     except ImportError as exc:
         print(f"npae gradcheck: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:
-        parser.error(str(exc))
+    except ValueError as exc:  # run's message names its argument: name the option instead
+        name, _, reason = str(exc).partition(": ")
+        parser.error(f"argument --{name}: {reason}" if name in ("against", "only") else str(exc))
     if bar is not None:
         bar.close("components checked")
     print(format_table(rows))
