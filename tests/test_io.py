@@ -159,6 +159,27 @@ def test_hand_edited_architecture(saved, edit, message):
         npae.load(saved)
 
 
+@pytest.mark.parametrize("edit, location, fault", [
+    (lambda a: _set_layer(a, type="Activation", config={}), "Autoencoder.encoder -> Sequential.layers[0]",
+     "unknown type 'Activation'"),
+    (lambda a: _set_dense_config(a, in_features=0), "Autoencoder.encoder -> Sequential.layers[0]",
+     "cannot build Dense from config {'in_features': 0,"),
+    (lambda a: a["model"]["config"]["loss"].update(type="Loss"), "Autoencoder.loss", "unknown type 'Loss'"),
+    (lambda a: a["model"]["config"].update(penalties=[{"type": "L1Weights", "config": {"lam": 0.1}},
+                                                      {"type": "Penalty", "config": {}}]),
+     "Autoencoder.penalties[1]", "unknown type 'Penalty'"),
+])
+def test_a_fault_deep_in_the_architecture_is_reported_once_where_it_is(saved, edit, location, fault):
+    # it was wrapped in every enclosing config: "cannot build Autoencoder from config {...300 characters}:
+    # architecture: cannot build Sequential from config {...}: architecture: unknown type 'Activation'"
+    rewrite_architecture(saved, edit)
+    with pytest.raises(ValueError) as info:
+        npae.load(saved)
+    message = str(info.value)
+    assert f"architecture at {location}: {fault}" in message
+    assert message.count("architecture") == 1 and "cannot build Autoencoder" not in message
+
+
 def _transpose(name):
     return lambda arrays: arrays.update({name: arrays[name].T.copy()})
 

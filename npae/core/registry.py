@@ -26,6 +26,24 @@ _NAMES = {}  # class -> name
 BAD_CONFIG_ERRORS = (TypeError, ValueError, MemoryError, OverflowError)
 
 
+class ArchitectureError(ValueError):
+    """A spec that cannot be built. ``spec`` is the innermost spec at fault and ``location`` the way to it from
+    the outermost spec (``encoder.layers[1]``), so that a fault deep in a model is reported once, where it is,
+    instead of wrapped in every enclosing config."""
+
+    def __init__(self, reason, spec, location=""):
+        super().__init__(f"architecture{' at ' + location if location else ''}: {reason}")
+        self.reason, self.spec, self.location = reason, spec, location
+
+    def inside(self, spec):
+        """The same fault as seen from the enclosing ``spec``, whose config holds the spec at fault."""
+        step = _path_to(spec.get("config"), self.spec)
+        if step is None:
+            return self
+        location = f"{spec['type']}{step}" + (f" -> {self.location}" if self.location else "")
+        return ArchitectureError(self.reason, spec, location)
+
+
 def serializable(cls):
     """Class decorator for npae's own concrete classes: lets a model file name ``cls``."""
     _add(cls, cls.__name__)
@@ -82,33 +100,50 @@ def serialize(obj):
 
 
 def deserialize(spec):
-    """Rebuild an object from ``serialize``'s output; a ValueError for anything the registry does not allow."""
+    """Rebuild an object from ``serialize``'s output; an ``ArchitectureError`` (a ValueError) for anything the
+    registry does not allow, naming where in the architecture it is."""
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-        raise ValueError(f"architecture: expected an object with a string 'type', got {spec!r:.200}")
+        raise ArchitectureError(f"expected an object with a string 'type', got {spec!r:.200}", spec)
     kind, name = spec["type"], spec.get("name")
     if name is not None and not isinstance(name, str):
-        raise ValueError(f"architecture: the name of a {kind} must be a string or null, got {name!r:.100}")
+        raise ArchitectureError(f"the name of a {kind} must be a string or null, got {name!r:.100}", spec)
     cls = _CLASSES.get(kind)
     if cls is None:
-        raise ValueError(
-            f"architecture: unknown type {kind!r}; npae builds only its own concrete classes and those registered "
+        raise ArchitectureError(
+            f"unknown type {kind!r}; npae builds only its own concrete classes and those registered "
             f"with npae.register (if {kind!r} is your own class, call npae.register({kind}) before loading; "
-            f"known: {', '.join(sorted(_CLASSES))})"
+            f"known: {', '.join(sorted(_CLASSES))})", spec,
         )
     config = spec.get("config", {})
     if not isinstance(config, dict):
-        raise ValueError(f"architecture: the config of {kind} must be an object, got {config!r:.200}")
-    _check_arguments(cls, kind, config)
+        raise ArchitectureError(f"the config of {kind} must be an object, got {config!r:.200}", spec)
+    _check_arguments(cls, kind, config, spec)
     try:
         obj = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+    except ArchitectureError as exc:  # a part of this spec is at fault: say where, once
+        raise exc.inside(spec) from None
     except BAD_CONFIG_ERRORS as exc:
-        raise ValueError(f"architecture: cannot build {kind} from config {config!r:.300}: {exc}") from exc
+        raise ArchitectureError(f"cannot build {kind} from config {config!r:.300}: {exc}", spec) from exc
     if name is not None and hasattr(obj, "name"):
         obj.name = name
     return obj
 
 
-def _check_arguments(cls, kind, config):
+def _path_to(container, target):
+    """The key path (``layers[1]``, ``encoder``) from ``container`` to the object ``target`` in it, or None."""
+    items = container.items() if isinstance(container, dict) else enumerate(container) \
+        if isinstance(container, list) else ()
+    for key, value in items:
+        step = f".{key}" if isinstance(key, str) else f"[{key}]"
+        if value is target:
+            return step
+        inner = _path_to(value, target)
+        if inner is not None:
+            return step + inner
+    return None
+
+
+def _check_arguments(cls, kind, config, spec):
     """The config's keys must be arguments of the constructor, and include every argument it requires."""
     parameters = list(inspect.signature(cls).parameters.values())
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
@@ -117,7 +152,7 @@ def _check_arguments(cls, kind, config):
     required = {p.name for p in parameters if p.default is p.empty and p.kind is not p.VAR_POSITIONAL}
     unknown, missing = sorted(set(config) - named), sorted(required - set(config))
     if unknown or missing:
-        raise ValueError(
-            f"architecture: cannot build {kind} from config {config!r:.300}: unknown options {unknown}, missing "
-            f"options {missing} ({kind} takes {', '.join(sorted(named))})"
+        raise ArchitectureError(
+            f"cannot build {kind} from config {config!r:.300}: unknown options {unknown}, missing "
+            f"options {missing} ({kind} takes {', '.join(sorted(named))})", spec,
         )
