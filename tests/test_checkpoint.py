@@ -39,6 +39,13 @@ def build(in_features=8):
     return Autoencoder(encoder, decoder, corruption=MaskingNoise(0.25))
 
 
+def deeper_difference():
+    """``build()`` with its decoder's hidden width changed: past the first 300 characters of the config."""
+    encoder = Sequential([GaussianNoise(0.1, rng=5), Dense(8, 6, rng=1), ReLU(), Dense(6, 3, rng=2)])
+    decoder = Sequential([Dense(3, 5, rng=3), ReLU(), Dense(5, 8, rng=4), Sigmoid()])
+    return Autoencoder(encoder, decoder, corruption=MaskingNoise(0.25))
+
+
 def data():
     X = np.random.default_rng(0).random((40, 8)).astype(np.float32)
     return X[:32], X[32:]
@@ -253,7 +260,7 @@ def test_iwae_with_a_schedule_and_a_held_out_monitor_resumes_bit_identically(tmp
 
 MISMATCHES = [
     ("batch_size", dict(batch_size=4), r"batch_size=8, but this call has batch_size=4"),
-    ("optimizer", dict(optimizer=SGD(0.2, momentum=0.9)), r"optimizer=\{'type': 'SGD', 'lr': 0\.1.*'lr': 0\.2"),
+    ("optimizer", dict(optimizer=SGD(0.2, momentum=0.9)), r"optimizer\.lr=0\.1, but this call has optimizer\.lr=0\.2;"),
     ("schedule", dict(optimizer=SGD(0.1, momentum=0.9, schedule=StepDecay(2))),
      r"optimizer=\{'type': 'SGD', 'lr': 0\.1, .*'schedule': 'StepDecay\(step_size=2, gamma=0\.1\)'"),
     ("data", dict(X=data()[0][::-1].copy()), r"data_crc32=\d+, but this call has data_crc32=\d+"),
@@ -272,8 +279,14 @@ def test_resume_refuses_different_settings(tmp_path, override, message):
 def test_resume_refuses_a_different_model(tmp_path):
     train(build(), tmp_path, epochs=1)
     other = Autoencoder(Sequential([Dense(8, 2, rng=0)]), Sequential([Dense(2, 8, rng=0)]))
-    with pytest.raises(ValueError, match=r"was written with model=\{'type': 'Autoencoder'"):
+    with pytest.raises(ValueError, match=r"was written with model\.config\.encoder\.config\.layers=\[\{'type': "
+                                         r"'GaussianNoise'.*but this call has .*layers=\[\{'type': 'Dense'"):
         train(other, tmp_path, resume=True)
+    # a difference deep in a long config is shown where it is, not cut off with the start of both configs
+    with pytest.raises(ValueError, match=r"with model\.config\.decoder\.config\.layers\[0\]\.config\.out_features=6, but "
+                                         r"this call has model\.config\.decoder\.config\.layers\[0\]\.config\."
+                                         r"out_features=5;"):
+        train(deeper_difference(), tmp_path, resume=True)
     with pytest.raises(ValueError, match=r"was written with dtype='float32', but this call has dtype='float64'"):
         train(build().astype(np.float64), tmp_path, resume=True, X=data()[0].astype(np.float64))
 

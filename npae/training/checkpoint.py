@@ -137,7 +137,7 @@ class Checkpoint:
             try:
                 contents = self.read(path)
             except (OSError, ValueError) as exc:
-                faults.append(f"{path}: {exc}")
+                faults.append(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
                 continue
             if faults:
                 warnings.warn(
@@ -189,10 +189,26 @@ class Checkpoint:
         expected.update({k: (state["run"].get(k), v) for k, v in loop.run.items()})
         for name, (stored, given) in expected.items():
             if stored != given:
+                where, stored, given = first_difference(stored, given)
                 raise ValueError(
-                    f"resume: the checkpoint {path} was written with {name}={stored!r:.300}, but this call has "
-                    f"{name}={given!r:.300}; resume with the same settings, or {START_OVER}"
+                    f"resume: the checkpoint {path} was written with {name}{where}={stored!r:.200}, but this call "
+                    f"has {name}{where}={given!r:.200}; resume with the same settings, or {START_OVER}"
                 )
+
+
+def first_difference(a, b, where=""):
+    """``(path, value in a, value in b)`` at the first place where the JSON-like values ``a`` and ``b`` differ
+    (``.config.encoder.config.layers[0].config.out_features``), so that a message shows the setting that differs
+    instead of the start of two long configs."""
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        for key in a:
+            if a[key] != b[key]:
+                return first_difference(a[key], b[key], f"{where}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return first_difference(x, y, f"{where}[{i}]")
+    return where, a, b
 
 
 def _check_state_record(state, path):
