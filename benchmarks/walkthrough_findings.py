@@ -7,8 +7,8 @@
 Each walkthrough records its findings in ``results.json`` (``npae.apps.walkthrough.Findings``): a name, whether it
 held (a comparison computed from the run's numbers), and the sentence that states it. A short run (at most three
 minutes on two cores) is the smallest in which every finding should hold; this script fails when one does not,
-when a script records none, fails, or overruns ``--limit-seconds``. It is not part of CI: all ten short runs take
-about half an hour. Times are wall-clock seconds and the CPU seconds of the script's process (user + system,
+when a script records none, fails, or overruns ``--limit-seconds``. It is not part of CI: all twelve short runs take
+about twelve minutes. Times are wall-clock seconds and the CPU seconds of the script's process (user + system,
 all threads), with the load average before each run, since a busy machine stretches the wall-clock time.
 
 Output: each run's figures, ``results.json`` and log under ``--out`` (default ``benchmarks/out/walkthroughs``),

@@ -190,8 +190,8 @@ def spectrum_figure(spectra, n_images, title):
 
 def main():
     args = parse_args(__doc__)
-    data = load_data(args, n_train=pick(args, full=20000, short=10000, quick=1000), n_test=2000)
-    epochs = pick(args, full=10, short=8, quick=1)
+    data = load_data(args, n_train=pick(args, full=20000, short=20000, quick=1000), n_test=2000)
+    epochs = pick(args, full=10, short=10, quick=1)
     results = {"data": data.source, "lambda": LAMBDA, "hidden_units": HIDDEN, "epochs": epochs}
     norms, effects, spectra = {}, {}, {}
     for key, name, contractive in (("contractive", "contractive AE", True), ("plain", "plain AE", False)):

@@ -178,8 +178,8 @@ def feature_map_figure(conv_ae, data):
 
 def main():
     args = parse_args(__doc__)
-    data = load_data(args, n_train=pick(args, full=None, short=20000, quick=None), flatten=False)
-    epochs = pick(args, full=10, short=2, quick=1)
+    data = load_data(args, n_train=pick(args, full=None, short=None, quick=None), flatten=False)
+    epochs = pick(args, full=10, short=3, quick=1)
 
     pca, pca_minutes = fit_pca(flat(data.x_train))
     print(f"training the dense autoencoder 784-256-128-{CODE_DIM} for {epochs} epochs")

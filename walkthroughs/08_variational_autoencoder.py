@@ -229,8 +229,8 @@ class Measured:
 
 def measure(args, data, x_test):
     """Train the 32-D model (scoring it at some epochs) and the 2-D one, and take every measurement."""
-    epochs = pick(args, full=30, short=3, quick=2)
-    score_epochs = pick(args, full=(10, 20, 30), short=(1, 2, 3), quick=(1, 2))
+    epochs = pick(args, full=30, short=5, quick=2)
+    score_epochs = pick(args, full=(10, 20, 30), short=(1, 3, 5), quick=(1, 2))
     k = pick(args, full=1000, short=100, quick=20)
     x_scored = x_test[:pick(args, full=None, short=1000, quick=None)]
 
@@ -302,7 +302,7 @@ def figures(args, data, x_test, m, reference, findings, bounds_findings):
 
 def main():
     args = parse_args(__doc__)
-    data = load_data(args, n_train=pick(args, full=None, short=20000, quick=None))
+    data = load_data(args, n_train=pick(args, full=None, short=None, quick=None))
     x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
     reference = recorded_pytorch()
     m = measure(args, data, x_test)

@@ -51,7 +51,7 @@ CONDITIONAL_LATENT = 2
 
 def train(model, args, name, x_train, validation, labels=None):
     """Fit on the training images (and labels for a conditional model), validating on ``validation``."""
-    return model.fit(x_train, y=labels, epochs=pick(args, full=10, short=3, quick=1), batch_size=100,
+    return model.fit(x_train, y=labels, epochs=pick(args, full=10, short=5, quick=1), batch_size=100,
                      validation_data=validation, optimizer=Adam(1e-3), seed=args.seed, **resume_options(args, name))
 
 
@@ -125,7 +125,7 @@ def conditional_grid(model, n, seed):
 
 def main():
     args = parse_args(__doc__)
-    data = load_data(args, n_train=pick(args, full=None, short=20000, quick=None))
+    data = load_data(args, n_train=pick(args, full=None, short=None, quick=None))
     x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
     picks = one_per_class(data.y_test)
 
