@@ -231,6 +231,16 @@ def test_save_results_refuses_non_finite_numbers(tmp_path, bad, where):
     assert not (tmp_path / "results.json").exists()
 
 
+def test_a_findings_sentence_is_wrapped_in_a_title_so_it_cannot_run_into_the_next_panel():
+    findings = walkthrough.Findings()
+    long = "a random perturbation moves the contractive code less at every size (at sigma 0.02: 0.252 vs 0.680)"
+    findings.check("long", True, long)
+    lines = findings.title("code displacement", "long", width=40).split("\n")
+    assert lines[0] == "code displacement" and " ".join(lines[1:]) == long  # wrapped, nothing lost
+    assert len(lines) > 2 and all(len(line) <= 40 for line in lines)
+    assert all(len(line) <= walkthrough.TITLE_WIDTH for line in findings.title("x", "long").split("\n"))
+
+
 def test_findings_tell_a_sentence_only_when_it_holds(tmp_path, capsys):
     findings = walkthrough.Findings()
     assert findings.check("dense_beats_pca", np.float32(0.007) < np.float32(0.017), "the AE beats PCA") == "the AE beats PCA"

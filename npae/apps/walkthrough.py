@@ -43,6 +43,7 @@ import json
 import math
 import pathlib
 import sys
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,8 @@ from . import options
 QUICK_TRAIN = 1000
 QUICK_TEST = 300
 SIZES = ("full", "short", "quick")
+#: the longest line of a finding's sentence in a figure title (a panel of a two-panel figure holds about 70)
+TITLE_WIDTH = 70
 QUICK_STAMP = "quick run: checks the script, not the finding"
 SYNTHETIC_STAMP = "made from the offline synthetic digits, not MNIST"
 
@@ -219,12 +222,15 @@ class Findings:
             self.sentences[name] = sentence
         return sentence if holds else ""
 
-    def title(self, base, *names):
-        """``base`` (what is plotted), followed on new lines by the sentences of the ``names`` that hold."""
+    def title(self, base, *names, width=TITLE_WIDTH):
+        """``base`` (what is plotted), followed on new lines by the sentences of the ``names`` that hold, each
+        wrapped at ``width`` characters: a finding's sentence is long, and unwrapped it ran into the title of
+        the panel beside it."""
         unknown = [name for name in names if name not in self.outcomes]
         if unknown:
             raise ValueError(f"names: no finding {unknown[0]!r} was checked yet (checked: {sorted(self.outcomes)})")
-        return "\n".join([base] + [self.sentences[name] for name in names if self.outcomes[name]])
+        shown = [textwrap.fill(self.sentences[name], width) for name in names if self.outcomes[name]]
+        return "\n".join([base] + shown)
 
     def as_results(self):
         """The ``results.json`` entries: every outcome, and the sentences of the findings that hold."""
