@@ -39,9 +39,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import backends
-from ..apps import options
 from ..core import penalties
-from ..core.checks import as_generator, check_float_dtype
+from ..core.checks import as_generator, check_float_dtype, positive_int
 from ..core.layers import Activation, Dense, Layer, Sequential, Sigmoid, Softplus, Tanh
 from ..core.losses import REDUCTIONS, Loss
 from ..core.registry import registered
@@ -511,7 +510,7 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="dtype of the finite-difference checks (tolerance 1e-6 in float64, 1e-2 in float32) "
                              "(default: float64)")
-    parser.add_argument("--seed", type=options.seed, default=0,
+    parser.add_argument("--seed", type=int, default=0,
                         help="seed of every draw (weights, inputs, gradients) (default: 0)")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
                         help="check only these components (class names, e.g. Conv2D MaxPool2D) (default: all)")
@@ -519,6 +518,10 @@ def main(argv=None):
                         help="the implementation of the heavy operations to check (default: the one in use, "
                              "fast unless NPAE_BACKEND says otherwise)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        positive_int(args.seed, "seed", minimum=0)
+    except ValueError as exc:  # "seed: expected an int >= 0, got -1", as the npae command's other options say
+        parser.error(f"argument --{exc}")
     bar = None
 
     def progress(done, total, component):
