@@ -55,6 +55,7 @@ the published figures), ``held_out_curves`` (the held-out ``L_50`` and ELBO whil
 """
 
 import json
+import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,10 @@ WARMUP_FRACTION = 0.1
 #: Burda et al. (2016), Table 1: one stochastic layer, dynamically binarised MNIST, test L_5000 (nats)
 PUBLISHED = {"VAE": -86.76, "IWAE (k = 50)": -84.78}
 TARGET = -86.8
+#: the training minutes per recipe that the full run's epochs were fixed for
+FULL_RUN_MINUTES = 55
+#: test images scored in a ``--minutes`` run (a random subset, binarised once like the whole test set)
+BUDGET_TEST_IMAGES = 2000
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,9 @@ class Recipe:
     quick_epochs: int
 
     def epochs_for(self, args):
+        """This recipe's epochs for the run's size; with ``--minutes M``, the full run's scaled by M / 55."""
+        if args.minutes is not None:
+            return max(1, round(self.epochs * args.minutes / FULL_RUN_MINUTES))
         return pick(args, full=self.epochs, short=self.short_epochs, quick=self.quick_epochs)
 
     def build(self, args, epochs):
@@ -108,6 +116,8 @@ RECIPES = [
 
 def sample_counts(args):
     """k of the held-out curve, of the test bound at the snapshots, and of the final test bound."""
+    if args.minutes is not None:
+        return 50, 100, 1000
     return (pick(args, full=50, short=20, quick=5), pick(args, full=1000, short=100, quick=10),
             pick(args, full=5000, short=200, quick=20))
 
@@ -115,6 +125,10 @@ def sample_counts(args):
 def add_recipe_argument(parser):
     parser.add_argument("--recipe", choices=[r.name for r in RECIPES], default=None,
                         help="train this recipe only (resuming from its checkpoint) and stop, without evaluating")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help=f"train each recipe for about this many minutes instead of {FULL_RUN_MINUTES} (the full "
+                             "run's epochs scaled down, all training images) and score "
+                             f"{BUDGET_TEST_IMAGES:,} test images (default folder out/<script name>_<M>min)")
 
 
 def split_held_out(args, data):
@@ -288,10 +302,25 @@ def schedule_figure(recipe, args, epochs):
                            title=f"recipe {recipe.label}: learning rate and KL weight by epoch")
 
 
+def budget_run(args):
+    """Check ``--minutes`` and give a budget run its own default folder, so that it never resumes from (or
+    overwrites) the checkpoints of the full run or of a run with another budget."""
+    if args.minutes is None:
+        return
+    if args.size != "full" or not args.minutes > 0:
+        raise SystemExit(f"--minutes: expected a positive number of minutes without --short or --quick, got "
+                         f"{args.minutes} with the {args.size} size; drop --short/--quick")
+    full_run_folder = pathlib.Path(__file__).resolve().parent / "out" / pathlib.Path(__file__).stem
+    if args.out.resolve() == full_run_folder:
+        args.out = full_run_folder.with_name(f"{full_run_folder.name}_{args.minutes:g}min")
+        args.out.mkdir(parents=True, exist_ok=True)
+
+
 def main():
     args = parse_args(__doc__, add_arguments=add_recipe_argument)
+    budget_run(args)
     data = load_data(args, n_train=pick(args, full=None, short=10000, quick=None),
-                     n_test=pick(args, full=None, short=1000, quick=None))
+                     n_test=BUDGET_TEST_IMAGES if args.minutes else pick(args, full=None, short=1000, quick=None))
     x_train, held_out = split_held_out(args, data)
     recipes = [r for r in RECIPES if args.recipe in (None, r.name)]
     trained = {r.name: train(r, args, x_train, held_out) for r in recipes}
