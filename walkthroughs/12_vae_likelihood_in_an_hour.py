@@ -226,7 +226,7 @@ def evaluate(args, recipe, record, model, x_test):
 
 def bound_vs_minutes_figure(records, k, findings):
     plt = plots.pyplot()
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    fig, ax = plt.subplots(figsize=(10.5, 4.6))
     for i, recipe in enumerate(RECIPES):
         test = records[recipe.name]["test"]
         epochs = sorted(test)
@@ -234,14 +234,14 @@ def bound_vs_minutes_figure(records, k, findings):
                 label=f"{recipe.label} ({records[recipe.name]['epochs']} epochs)")
     for (name, value), style in zip(PUBLISHED.items(), ("--", ":")):
         ax.axhline(value, color="gray", linestyle=style, linewidth=1,
-                   label=f"published {name}: {value} (3,280 epochs on a GPU)")
+                   label=f"published {name}: test L_5000 = {value} (3,280 epochs on a GPU)")
     ax.set_xlabel("training time (minutes on 2 cores)")
     ax.set_ylabel(f"test L_{k} (nats per image, higher is better)")
     ax.set_title(findings.title(f"importance-weighted bound L_{k} on the binarised test images\n"
                                 "at a third, two thirds and the end of each run", "target_met", "iwae_beats_vae"),
                  fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     fig.tight_layout()
     return fig
 
@@ -283,7 +283,7 @@ def gap_figure(records, k, findings):
     ax.set_xlim(-0.5, len(RECIPES) - 0.3)
     ax.grid(alpha=0.3, axis="y")
     ax.set_ylabel("mean over the test images (nats per image)")
-    ax.set_title(findings.title(f"test ELBO and L_{k} of each final model", "iwae_narrows_gap"), fontsize=10)
+    ax.set_title(findings.title(f"test ELBO and L_{k} of each final model", "iwae_widens_gap"), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
@@ -298,7 +298,7 @@ def schedule_figure(recipe, args, epochs):
         betas.append(model.beta_at(epoch))
     return plots.line_plot(np.arange(1, epochs + 1), {"learning rate / 1e-3 (cosine)": rates,
                                                        "weight of the KL term (warm-up)": betas},
-                           xlabel="epoch", ylabel="factor",
+                           xlabel="epoch", ylabel="learning rate / 1e-3; KL weight",
                            title=f"recipe {recipe.label}: learning rate and KL weight by epoch")
 
 
@@ -335,14 +335,15 @@ def main():
     best = max(RECIPES, key=lambda r: records[r.name]["held_out_full_bound"])
     findings = Findings()
     best_bound = max(records[r.name]["final"][f"iw_bound_k{k_final}"] for r in RECIPES)
-    findings.check("target_met", best_bound >= TARGET,
-                   f"a model reaches {best_bound:.2f} >= {TARGET} nats (L_{k_final}) within the hour")
+    longest = max(records[r.name]["train_minutes"] for r in RECIPES)
+    findings.check("target_met", best_bound >= TARGET and longest <= 60,
+                   f"a model reaches {best_bound:.2f} >= {TARGET} nats (L_{k_final}) within {longest:.0f} minutes")
     findings.check("iwae_beats_vae", iwae_best > vae_best,
                    f"at equal training time the IWAE beats the VAE ({iwae_best:.2f} vs {vae_best:.2f} nats, L_{k_final})")
     gaps = {r.name: records[r.name]["final"]["gap"] for r in RECIPES}
-    findings.check("iwae_narrows_gap", gaps["iwae5"] < gaps["schedule"] and gaps["iwae50"] < gaps["schedule"],
-                   f"the IWAE narrows the ELBO-to-bound gap ({gaps['schedule']:.2f} nats for the VAE (b), "
-                   f"{gaps['iwae5']:.2f} for k = 5, {gaps['iwae50']:.2f} for k = 50)")
+    findings.check("iwae_widens_gap", gaps["iwae5"] > gaps["schedule"] and gaps["iwae50"] > gaps["schedule"],
+                   f"the IWAE's ELBO lies further below its bound than the VAE's ({gaps['iwae5']:.2f} nats for "
+                   f"k = 5, {gaps['iwae50']:.2f} for k = 50, {gaps['schedule']:.2f} for the VAE (b))")
     findings.check("schedule_helps", records["schedule"]["final"][f"iw_bound_k{k_final}"]
                    > records["plain"]["final"][f"iw_bound_k{k_final}"],
                    "the schedule and warm-up beat the constant rate in the same time")

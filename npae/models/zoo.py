@@ -71,7 +71,7 @@ def mlp_vae(input_dim=784, hidden=(512, 256), latent_dim=32, activation="relu", 
     linear (logits for the Bernoulli likelihood, the mean for the Gaussian one). With ``n_classes`` it is a
     ``ConditionalVAE`` whose encoder and decoder also read the one-hot label. ``seed`` (an int) seeds the
     initial weights and the model's evaluation draws; extra keyword arguments (``likelihood``, ``beta``,
-    ``warmup_epochs``, ``free_bits``, ``variance``, ``binarize``) go to ``VAE``.
+    ``warmup_epochs``, ``free_bits``, ``variance``, ``binarize``, ``objective``, ``k``) go to ``VAE``.
     """
     rng = as_generator(seed)
     positive_int(latent_dim, "latent_dim")
