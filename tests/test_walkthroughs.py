@@ -156,6 +156,39 @@ def test_parse_args_takes_a_scripts_own_options(tmp_path):
         walkthrough.parse_args("doc", ["--recipe", "c", "--out", str(tmp_path)], add_arguments=add_recipe)
 
 
+def load_script(stem):
+    """A walkthrough script as a module, without running its main()."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"walkthrough_{stem[:2]}", ROOT / "walkthroughs" / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_walkthrough_12_budget_scales_the_full_runs_epochs(tmp_path):
+    w12 = load_script("12_vae_likelihood_in_an_hour")
+    budget = walkthrough.parse_args("doc", ["--minutes", "6", "--out", str(tmp_path)],
+                                    add_arguments=w12.add_recipe_argument)
+    assert [r.epochs_for(budget) for r in w12.RECIPES] == [41, 41, 17, 2]  # 380, 380, 160, 20 scaled by 6/55
+    w12.budget_run(budget)
+    assert budget.out == tmp_path  # a folder given with --out is kept
+    assert w12.sample_counts(budget) == (50, 100, 1000)
+    tiny = walkthrough.parse_args("doc", ["--minutes", "0.01", "--out", str(tmp_path)],
+                                  add_arguments=w12.add_recipe_argument)
+    assert [r.epochs_for(tiny) for r in w12.RECIPES] == [1, 1, 1, 1]
+    for argv in (["--minutes", "6", "--short"], ["--minutes", "0"]):
+        with pytest.raises(SystemExit, match="--minutes"):
+            w12.budget_run(walkthrough.parse_args("doc", argv + ["--out", str(tmp_path)],
+                                                  add_arguments=w12.add_recipe_argument))
+
+
+def test_walkthrough_12_axis_floor_leaves_out_each_curves_first_point():
+    w12 = load_script("12_vae_likelihood_in_an_hour")
+    assert w12.axis_floor([[-330.0, -108.0, -95.0], [-112.0, -105.0]], margin=2.0) == -114.0
+    assert w12.axis_floor([[-100.0, -99.0, -98.0]], margin=1.0) == -100.0
+
+
 def test_quick_run_figures_are_stamped(tmp_path):
     import matplotlib
 
