@@ -131,6 +131,14 @@ def test_against_a_framework_that_is_not_installed_says_so(capsys, monkeypatch, 
     assert f"against='{module}' needs {name}, which is not installed (pip install {module})" in capsys.readouterr().err
 
 
+def test_every_missing_framework_is_named_at_once(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "jax", None)
+    assert suite.main(["--against", "torch,jax"]) == 2
+    err = capsys.readouterr().err
+    assert "against='torch' needs PyTorch" in err and "against='jax' needs JAX" in err
+
+
 def test_against_names_one_or_both_frameworks():
     assert suite.oracles(None) == ()
     assert suite.oracles("jax") == ("jax",)

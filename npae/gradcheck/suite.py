@@ -412,13 +412,18 @@ def oracles(against):
     raise ValueError(f"against: expected {expected}, got {against!r}")
 
 
-def _require(oracle):
-    """Import the framework ``oracle`` (``"torch"``, ``"jax"``), or raise an ImportError saying how to install it."""
-    name, install = ORACLES[oracle]
-    try:
-        importlib.import_module(oracle)
-    except ImportError as exc:
-        raise ImportError(f"against={oracle!r} needs {name}, which is not installed ({install})") from exc
+def _require(frameworks):
+    """Import each framework (``"torch"``, ``"jax"``), or raise one ImportError naming every one that is missing
+    and how to install it (a user asking for ``torch,jax`` learns of both at once)."""
+    missing = []
+    for oracle in frameworks:
+        name, install = ORACLES[oracle]
+        try:
+            importlib.import_module(oracle)
+        except ImportError:
+            missing.append(f"against={oracle!r} needs {name}, which is not installed ({install})")
+    if missing:
+        raise ImportError("; ".join(missing))
 
 
 @contextlib.contextmanager
@@ -452,8 +457,7 @@ def run(against=None, dtype="float64", seed=0, only=None, backend=None, progress
     """
     frameworks = oracles(against)
     dtype = check_float_dtype(dtype)
-    for oracle in frameworks:
-        _require(oracle)
+    _require(frameworks)
     all_cases = cases()
     names = _selected(all_cases, only)
     rows = []
