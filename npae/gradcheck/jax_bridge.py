@@ -39,7 +39,7 @@ import numpy as np
 
 from ..core.layers import Layer, Sequential
 from .finite_differences import relative_error
-from .twins import attached_penalties, compare_network
+from .twins import attached_penalties, compare_network, import_framework
 
 
 class NoJaxEquivalent(TypeError):
@@ -47,11 +47,7 @@ class NoJaxEquivalent(TypeError):
 
 
 def _import_jax():
-    try:
-        import jax
-    except ImportError as exc:
-        raise ImportError("npae.gradcheck.jax_bridge needs JAX (pip install jax); it is not installed") from exc
-    return jax
+    return import_framework("jax", "JAX", "jax_bridge")
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..core.layers import Layer, Sequential
 from .finite_differences import relative_error
-from .twins import attached_penalties, compare_network
+from .twins import attached_penalties, compare_network, import_framework
 
 DIRECTIONS = ("to_torch", "from_torch")
 
@@ -56,11 +56,7 @@ class NoTorchEquivalent(TypeError):
 
 
 def _import_torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError("npae.torch_bridge needs PyTorch (pip install torch); it is not installed") from exc
-    return torch
+    return import_framework("torch", "PyTorch", "torch_bridge")
 
 
 # ----------------------------------------------------------------------------------------------

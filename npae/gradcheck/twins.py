@@ -3,11 +3,22 @@ penalties and gradients, and comparing the network with its twin in either frame
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from ..core.checks import as_generator
 from ..core.layers import Sequential
 from .finite_differences import relative_error
+
+
+def import_framework(module, name, bridge):
+    """``import module`` for a bridge, or an ImportError naming the bridge, the framework and how to install it.
+    Imported only when a comparison runs, so ``import npae`` works without either framework."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"npae.gradcheck.{bridge} needs {name} (pip install {module}); it is not installed") from exc
 
 
 def attached_penalties(net):
