@@ -142,8 +142,8 @@ class Recipe:
 RECIPES = [
     Recipe("plain", "(a) VAE, constant rate", "elbo", 1, False, 380, 14, 2),
     Recipe("schedule", "(b) VAE, cosine rate + KL warm-up", "elbo", 1, True, 380, 14, 2),
-    Recipe("iwae5", "(c) IWAE k = 5, as (b)", "iwae", 5, True, 160, 6, 1),
-    Recipe("iwae50", "(c) IWAE k = 50, as (b)", "iwae", 50, True, 20, 1, 1),
+    Recipe("iwae5", "(c) IWAE k = 5, as (b)", "iwae", 5, True, 175, 6, 1),
+    Recipe("iwae50", "(c) IWAE k = 50, as (b)", "iwae", 50, True, 25, 1, 1),
 ]
 
 
