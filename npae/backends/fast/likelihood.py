@@ -12,12 +12,7 @@ no vector math library), and at tens of millions of pixels per batch those calls
 last matrix product. So the float32 kernel computes both from their series, in loops LLVM turns into vector
 instructions (eight pixels at a time):
 
-- ``exp(y)`` for ``y = -|l| <= 0``: write ``y = n ln 2 + f`` with ``n`` the nearest integer to ``y / ln 2``,
-  so that ``|f| <= ln(2) / 2``; then ``exp(y) = 2^n exp(f)``, ``exp(f)`` from its Taylor series to ``f^7``
-  (relative error below 1.2e-7, float32's own is 6e-8) and ``2^n`` built directly as a float32's bits (the
-  exponent field ``n + 127``, the mantissa 0). ``n ln 2`` is subtracted in two parts, a ``ln 2`` rounded to
-  few bits and its remainder, so that ``f`` keeps its precision (Cody and Waite's reduction). Below
-  ``y = -87`` (``e^-87`` is about float32's smallest normal number, 1.2e-38) a term counts as 0.
+- ``exp(-|l|)`` as ``npae.backends.fast.vector_exp`` explains;
 - ``log1p(e)`` for ``e in (0, 1]``: with ``s = e / (2 + e)`` in ``(0, 1/3]``, ``1 + e = (1 + s) / (1 - s)``, so
   ``log1p(e) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...)``; seven terms leave a relative error below 1.4e-7,
   and a tiny ``e`` keeps its full precision (no ``1 + e`` is ever rounded).
@@ -33,31 +28,10 @@ import numba
 import numpy as np
 
 from .jit import inline_kernel, parallel_fast_kernel
+from .vector_exp import exp_of_minus_abs
 
 ROWS_PER_TASK = 16  # rows one thread scores with one pair of scratch arrays
 _F = np.float32
-LOG2_E = _F(1.4426950408889634)
-LN2_HIGH = _F(0.693145751953125)  # ln 2 to 15 bits: n * LN2_HIGH is exact for |n| <= 2^9
-LN2_LOW = _F(1.4286068203094172e-06)  # ln 2 - LN2_HIGH
-LOWEST_EXPONENT = _F(-87.0)  # exp(-87) = 1.6e-38, just above float32's smallest normal number
-EXPONENT_BIAS = np.int32(127)
-MANTISSA_BITS = np.int32(23)
-
-
-@inline_kernel
-def _exp_of_minus_abs(logits, mantissas, powers):
-    """``exp(-|l_d|) = mantissas[d] * 2^n_d`` for every ``d``; ``powers[d]`` holds the bits of the float32 ``2^n_d``
-    (read them through ``powers.view(np.float32)``). Terms below ``exp(-87)`` get mantissa 0."""
-    for d in range(logits.shape[0]):
-        y = -abs(logits[d])
-        keep = y >= LOWEST_EXPONENT
-        y = max(y, LOWEST_EXPONENT)
-        n = np.floor(y * LOG2_E + _F(0.5))
-        f = (y - n * LN2_HIGH) - n * LN2_LOW
-        exp_f = _F(1) + f * (_F(1) + f * (_F(1 / 2) + f * (_F(1 / 6) + f * (_F(1 / 24) + f * (
-            _F(1 / 120) + f * (_F(1 / 720) + f * _F(1 / 5040)))))))
-        mantissas[d] = exp_f if keep else _F(0)
-        powers[d] = (np.int32(n) + EXPONENT_BIAS) << MANTISSA_BITS
 
 
 @inline_kernel
@@ -90,7 +64,7 @@ def _bernoulli_nll_of_samples_vectorised(logits, x, k, out):
         powers = np.empty(n_pixels, np.int32)
         scales = powers.view(np.float32)
         for row in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
-            _exp_of_minus_abs(logits[row], mantissas, powers)
+            exp_of_minus_abs(logits[row], mantissas, powers)
             out[row] = _sum_linear_part(logits[row], x[row // k]) + _sum_log1p(mantissas, scales)
 
 
