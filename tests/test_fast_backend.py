@@ -75,6 +75,8 @@ def test_elementwise_kernels_on_threads_agree_with_the_reference(dtype):
     x = (rng.standard_normal(fast.elementwise.PARALLEL_SIZE + 3) * 20).astype(dtype)
     dy = rng.standard_normal(x.size).astype(dtype)
     np.testing.assert_array_equal(fast.relu_backward(x, dy), reference.relu_backward(x, dy))
+    x[:3] = np.nan, -0.0, np.inf
+    np.testing.assert_array_equal(fast.relu(x), reference.relu(x))
     np.testing.assert_allclose(fast.sigmoid(x), reference.sigmoid(x), rtol=4 * np.finfo(dtype).eps)
 
 

@@ -377,6 +377,8 @@ def test_elementwise_operations_match_their_definitions(name, shape, seed, dtype
     with npae.backend(name):
         got = ops.relu_backward(x, dy)
         assert got.dtype == dtype and np.array_equal(got, np.where(x > 0, dy, 0).astype(dtype), equal_nan=True)
+        got = ops.relu(x)
+        assert got.dtype == dtype and np.array_equal(got, np.maximum(x, 0), equal_nan=True)
         got = ops.sigmoid(x)
         transposed = ops.sigmoid(x.T)
     with np.errstate(over="ignore"):

@@ -35,6 +35,7 @@ The operations (``x`` images (N, C, H, W), ``W`` (O, C, KH, KW), ``stride``/``pa
 ``upsample_bilinear(x, scale)``, ``..._backward(dy, scale)`` ``y = A_h x A_w^T`` and ``dx = A_h^T dy A_w``
 ``matmul(a, b)``                                        ``a @ b`` (the fast backend decides which threads run it)
 ``sigmoid(x)``                                          ``1 / (1 + e^{-x})`` without overflow
+``relu(x)``                                             ``max(x, 0)``
 ``relu_backward(x, dy)``                                ``dy * [x > 0]``
 ``adam_update(param, grad, m, v, lr_t, b1, b2, eps, s2)`` one Adam step, in place (see ``npae.core.optim.Adam``)
 ``bernoulli_nll_of_samples(logits, x, k)``              ``sum_d softplus(l_rd) - x_{r//k,d} l_rd`` per row ``r``
@@ -58,7 +59,7 @@ OPERATIONS = (
     "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "upsample_nearest", "upsample_nearest_backward", "upsample_bilinear", "upsample_bilinear_backward",
-    "matmul", "sigmoid", "relu_backward", "adam_update", "bernoulli_nll_of_samples", "tsne_gradient",
+    "matmul", "sigmoid", "relu", "relu_backward", "adam_update", "bernoulli_nll_of_samples", "tsne_gradient",
 )
 
 

@@ -1,6 +1,7 @@
 """Elementwise maps that NumPy computes in several passes (or slowly), as one-pass Numba kernels, and the
 matrix product (BLAS, on the threads the policy of ``blas`` leaves it).
 
+- ReLU ``max(x, 0)`` on threads for large arrays (NumPy's pass is already vectorised, but on one thread).
 - ReLU's backward ``dx = dy [x > 0]``: ``np.where(x > 0, dy, 0)`` mispredicts its per-element branch on signs
   that look random; the kernel makes one branch-free pass.
 - The logistic sigmoid in its overflow-free form (``npae.backends.reference.elementwise.sigmoid``): NumPy needs
@@ -24,6 +25,13 @@ from .vector_exp import exp_of_minus_abs
 
 PARALLEL_SIZE = 1 << 18
 EXP_BLOCK = 1024  # values whose exponentials one scratch pair holds
+
+
+@parallel_kernel
+def _relu_threads(x, y, zero):
+    for i in prange(x.size):
+        v = x[i]
+        y[i] = zero if v <= zero else v  # NaN > 0 and NaN <= 0 are both false: NaN passes, as in np.maximum
 
 
 @kernel
@@ -86,6 +94,16 @@ def _sigmoid_float32_threads(x, out):
 
 def _flat(a):
     return np.ascontiguousarray(a).reshape(-1)
+
+
+def relu(x):
+    """``max(x, 0)``: NumPy's one vectorised pass, shared among the threads for large arrays."""
+    x = np.asarray(x)
+    if x.size < PARALLEL_SIZE:
+        return np.maximum(x, 0)
+    y = np.empty(x.shape, dtype=x.dtype)
+    _relu_threads(_flat(x), y.reshape(-1), x.dtype.type(0))
+    return y
 
 
 def relu_backward(x, dy):

@@ -18,6 +18,11 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def relu(x):
+    """``max(x, 0)`` elementwise."""
+    return np.maximum(x, 0)
+
+
 def relu_backward(x, dy):
     """``dx = dy`` where ``x > 0``, else 0: ReLU's derivative is ``[x > 0]`` (0 at the kink, as PyTorch)."""
     return np.where(x > 0, dy, 0).astype(dy.dtype, copy=False)

@@ -94,7 +94,7 @@ class ReLU(Activation):
 
     @staticmethod
     def f(x):
-        return np.maximum(x, 0)
+        return ops.relu(x)
 
     @staticmethod
     def df(x):
