@@ -170,7 +170,7 @@ def test_walkthrough_12_budget_scales_the_full_runs_epochs(tmp_path):
     w12 = load_script("12_vae_likelihood_in_an_hour")
     budget = walkthrough.parse_args("doc", ["--minutes", "6", "--out", str(tmp_path)],
                                     add_arguments=w12.add_recipe_argument)
-    assert [r.epochs_for(budget) for r in w12.RECIPES] == [41, 41, 17, 2]  # 380, 380, 160, 20 scaled by 6/55
+    assert [r.epochs_for(budget) for r in w12.RECIPES] == [41, 41, 19, 3]  # 380, 380, 175, 25 scaled by 6/55
     w12.budget_run(budget)
     assert budget.out == tmp_path  # a folder given with --out is kept
     assert w12.sample_counts(budget) == (50, 100, 1000)
@@ -181,6 +181,41 @@ def test_walkthrough_12_budget_scales_the_full_runs_epochs(tmp_path):
         with pytest.raises(SystemExit, match="--minutes"):
             w12.budget_run(walkthrough.parse_args("doc", argv + ["--out", str(tmp_path)],
                                                   add_arguments=w12.add_recipe_argument))
+
+
+def test_walkthrough_12_checks_only_the_findings_its_recipes_can_show():
+    w12 = load_script("12_vae_likelihood_in_an_hour")
+
+    def record(bound, gap, minutes=50.0):
+        return {"final": {"iw_bound_k5000": bound, "gap": gap}, "train_minutes": minutes}
+
+    only_b = w12.check_findings({"schedule": record(-85.9, 4.5)}, 5000)
+    assert only_b.outcomes == {"target_met": True}
+    b_and_c = w12.check_findings({"schedule": record(-85.9, 4.5), "iwae5": record(-86.2, 6.0, 61.0)}, 5000)
+    assert b_and_c.outcomes == {"target_met": False, "iwae_beats_vae": False, "iwae_widens_gap": True}
+    assert "6.00 nats for k = 5, 4.50 for the VAE (b)" in b_and_c.sentences["iwae_widens_gap"]
+    assert b_and_c.checked("iwae_beats_vae", "schedule_helps") == ["iwae_beats_vae"]
+
+
+def test_walkthrough_12_trained_only_draws_the_finished_recipes(tmp_path):
+    """``--recipe schedule`` trains one recipe; ``--trained-only`` then evaluates and draws it alone (and says
+    so on an empty folder)."""
+    script = ROOT / "walkthroughs" / "12_vae_likelihood_in_an_hour.py"
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+
+    def run(*argv):
+        return subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path), *argv], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    empty = run("--trained-only")
+    assert empty.returncode != 0 and "no recipe has finished" in empty.stderr
+    assert run("--recipe", "schedule").returncode == 0
+    drawn = run("--trained-only")
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["recipes"]) == ["schedule"] and set(results["findings"]) == {"target_met"}
+    assert {p.stem for p in tmp_path.glob("*.png")} == {"bound_vs_minutes", "held_out_curves", "elbo_gap",
+                                                          "schedule", "samples"}
 
 
 def test_walkthrough_12_axis_floor_leaves_out_each_curves_first_point():

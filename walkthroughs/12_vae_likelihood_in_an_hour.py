@@ -162,6 +162,9 @@ def add_recipe_argument(parser):
                         help=f"train each recipe for about this many minutes instead of {FULL_RUN_MINUTES} (the full "
                              "run's epochs scaled down, all training images) and score "
                              f"{BUDGET_TEST_IMAGES:,} test images (default folder out/<script name>_<M>min)")
+    parser.add_argument("--trained-only", action="store_true",
+                        help="train nothing: evaluate and draw the recipes whose run has finished (its last snapshot "
+                             "is saved), leaving out the others and the findings that need them")
 
 
 def split_held_out(args, data):
@@ -170,6 +173,17 @@ def split_held_out(args, data):
     order = np.random.default_rng(args.seed).permutation(len(data.x_train))
     held_out = binarize(data.x_train[order[:n]], np.random.default_rng(HELD_OUT_BINARIZATION_SEED))
     return data.x_train[np.sort(order[n:])], held_out
+
+
+def present(records):
+    """The recipes of ``records``, in the walkthrough's order."""
+    return [r for r in RECIPES if r.name in records]
+
+
+def finished(args, recipe):
+    """Whether ``recipe``'s run at this size has saved its last snapshot."""
+    epochs = recipe.epochs_for(args)
+    return (args.out / recipe.name / f"epoch{epochs}.npz").exists()
 
 
 def snapshot_epochs(epochs):
@@ -260,7 +274,7 @@ def evaluate(args, recipe, record, model, x_test):
 def bound_vs_minutes_figure(records, k, n_test, findings):
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(10.5, 4.6))
-    for i, recipe in enumerate(RECIPES):
+    for i, recipe in enumerate(present(records)):
         test = records[recipe.name]["test"]
         epochs = sorted(test)
         ax.plot([test[e]["minutes"] for e in epochs], [test[e]["iw_bound"] for e in epochs], "o-", color=f"C{i}",
@@ -271,7 +285,8 @@ def bound_vs_minutes_figure(records, k, n_test, findings):
     ax.set_xlabel("training time (minutes on 2 cores)")
     ax.set_ylabel(f"test L_{k} (nats per image, higher is better)")
     ax.set_title(findings.title(f"importance-weighted bound L_{k} on {n_test:,} binarised test images\n"
-                                "at a third, two thirds and the end of each run", "target_met", "iwae_beats_vae"),
+                                "at a third, two thirds and the end of each run",
+                                *findings.checked("target_met", "iwae_beats_vae")),
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
@@ -288,14 +303,14 @@ def axis_floor(curves, margin=2.0):
 def held_out_figure(records, k, n_held_out):
     plt = plots.pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for i, recipe in enumerate(RECIPES):
+    for i, recipe in enumerate(present(records)):
         record = records[recipe.name]
         minutes = np.cumsum(record["history"]["epoch_time"]) / 60
         epochs = [r["epoch"] for r in record["held_out"]]
         at = [minutes[e - 1] for e in epochs]
         left.plot(at, [r["iw_bound"] for r in record["held_out"]], ".-", color=f"C{i}", label=recipe.label)
         right.plot(at, [r["gap"] for r in record["held_out"]], ".-", color=f"C{i}", label=recipe.label)
-    curves = [[r["iw_bound"] for r in records[recipe.name]["held_out"]] for recipe in RECIPES]
+    curves = [[r["iw_bound"] for r in records[recipe.name]["held_out"]] for recipe in present(records)]
     floor = axis_floor(curves)
     cut = "" if min(min(c) for c in curves) >= floor else "\n(the first points of some runs lie below the axis)"
     left.set_ylim(bottom=floor)
@@ -316,18 +331,20 @@ def gap_figure(records, k, findings):
     """Each final model's test ELBO and L_k, joined by a line whose length is the gap between them."""
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(7.2, 4.4))
-    for i, recipe in enumerate(RECIPES):
+    recipes = present(records)
+    for i, recipe in enumerate(recipes):
         elbo, bound = records[recipe.name]["final"]["elbo"], records[recipe.name]["final"][f"iw_bound_k{k}"]
         ax.plot([i, i], [elbo, bound], "-", color="gray", linewidth=1)
         ax.plot(i, elbo, "o", color="C1", label="ELBO (one z per image)" if i == 0 else None)
         ax.plot(i, bound, "s", color="C0", label=f"L_{k}" if i == 0 else None)
         ax.annotate(f"gap {bound - elbo:.2f}", (i, (elbo + bound) / 2), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=8)
-    ax.set_xticks(range(len(RECIPES)), [r.label.replace(", ", ",\n", 1) for r in RECIPES], fontsize=7.5)
-    ax.set_xlim(-0.5, len(RECIPES) - 0.3)
+    ax.set_xticks(range(len(recipes)), [r.label.replace(", ", ",\n", 1) for r in recipes], fontsize=7.5)
+    ax.set_xlim(-0.5, len(recipes) - 0.3)
     ax.grid(alpha=0.3, axis="y")
     ax.set_ylabel("mean over the test images (nats per image)")
-    ax.set_title(findings.title(f"test ELBO and L_{k} of each final model", "iwae_widens_gap"), fontsize=10)
+    ax.set_title(findings.title(f"test ELBO and L_{k} of each final model", *findings.checked("iwae_widens_gap")),
+                 fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
@@ -344,6 +361,32 @@ def schedule_figure(recipe, args, epochs):
                                                        "weight of the KL term (warm-up)": betas},
                            xlabel="epoch", ylabel="learning rate / 1e-3; KL weight",
                            title=f"recipe {recipe.label}: learning rate and KL weight by epoch")
+
+
+def check_findings(records, k_final):
+    """The walkthrough's findings, each checked only when the recipes it compares are in ``records``."""
+    findings = Findings()
+    final = {name: record["final"][f"iw_bound_k{k_final}"] for name, record in records.items()}
+    best_bound = max(final.values())
+    longest = max(record["train_minutes"] for record in records.values())
+    findings.check("target_met", best_bound >= TARGET and longest <= 60,
+                   f"a model reaches {best_bound:.2f} >= {TARGET} nats (L_{k_final}) within {longest:.0f} minutes")
+    vae = [final[n] for n in ("plain", "schedule") if n in final]
+    iwae = [final[n] for n in ("iwae5", "iwae50") if n in final]
+    if vae and iwae:
+        findings.check("iwae_beats_vae", max(iwae) > max(vae), f"at equal training time the IWAE beats the VAE "
+                       f"({max(iwae):.2f} vs {max(vae):.2f} nats, L_{k_final})")
+    gaps = {name: record["final"]["gap"] for name, record in records.items()}
+    if "schedule" in gaps and ("iwae5" in gaps or "iwae50" in gaps):
+        iwae_gaps = {n: gaps[n] for n in ("iwae5", "iwae50") if n in gaps}
+        findings.check("iwae_widens_gap", all(g > gaps["schedule"] for g in iwae_gaps.values()),
+                       "the IWAE's ELBO lies further below its bound than the VAE's ("
+                       + ", ".join(f"{g:.2f} nats for k = {n[4:]}" for n, g in iwae_gaps.items())
+                       + f", {gaps['schedule']:.2f} for the VAE (b))")
+    if "plain" in final and "schedule" in final:
+        findings.check("schedule_helps", final["schedule"] > final["plain"],
+                       "the schedule and warm-up beat the constant rate in the same time")
+    return findings
 
 
 def budget_run(args):
@@ -367,6 +410,11 @@ def main():
                      n_test=BUDGET_TEST_IMAGES if args.minutes else pick(args, full=None, short=1000, quick=None))
     x_train, held_out = split_held_out(args, data)
     recipes = [r for r in RECIPES if args.recipe in (None, r.name)]
+    if args.trained_only:
+        recipes = [r for r in recipes if finished(args, r)]
+        if not recipes:
+            raise SystemExit(f"--trained-only: no recipe has finished its run in {args.out}; train one with --recipe")
+        print("evaluating the finished recipes:", ", ".join(r.name for r in recipes), flush=True)
     trained = {r.name: train(r, args, x_train, held_out) for r in recipes}
     if args.recipe is not None:
         print(f"trained {args.recipe}; run without --recipe to evaluate all recipes and draw the figures")
@@ -374,30 +422,16 @@ def main():
     x_test = binarize(data.x_test, np.random.default_rng(TEST_BINARIZATION_SEED))
     records = {r.name: evaluate(args, r, *trained[r.name], x_test) for r in recipes}
     k_held_out, k, k_final = sample_counts(args)
-    vae_best = max(records["plain"]["final"][f"iw_bound_k{k_final}"], records["schedule"]["final"][f"iw_bound_k{k_final}"])
-    iwae_best = max(records["iwae5"]["final"][f"iw_bound_k{k_final}"], records["iwae50"]["final"][f"iw_bound_k{k_final}"])
-    best = max(RECIPES, key=lambda r: records[r.name]["held_out_full_bound"])
-    findings = Findings()
-    best_bound = max(records[r.name]["final"][f"iw_bound_k{k_final}"] for r in RECIPES)
-    longest = max(records[r.name]["train_minutes"] for r in RECIPES)
-    findings.check("target_met", best_bound >= TARGET and longest <= 60,
-                   f"a model reaches {best_bound:.2f} >= {TARGET} nats (L_{k_final}) within {longest:.0f} minutes")
-    findings.check("iwae_beats_vae", iwae_best > vae_best,
-                   f"at equal training time the IWAE beats the VAE ({iwae_best:.2f} vs {vae_best:.2f} nats, L_{k_final})")
-    gaps = {r.name: records[r.name]["final"]["gap"] for r in RECIPES}
-    findings.check("iwae_widens_gap", gaps["iwae5"] > gaps["schedule"] and gaps["iwae50"] > gaps["schedule"],
-                   f"the IWAE's ELBO lies further below its bound than the VAE's ({gaps['iwae5']:.2f} nats for "
-                   f"k = 5, {gaps['iwae50']:.2f} for k = 50, {gaps['schedule']:.2f} for the VAE (b))")
-    findings.check("schedule_helps", records["schedule"]["final"][f"iw_bound_k{k_final}"]
-                   > records["plain"]["final"][f"iw_bound_k{k_final}"],
-                   "the schedule and warm-up beat the constant rate in the same time")
+    findings = check_findings(records, k_final)
+    best = max(present(records), key=lambda r: records[r.name]["held_out_full_bound"])
 
     save_figure(bound_vs_minutes_figure(records, k, len(x_test), findings), args.out, "bound_vs_minutes")
     save_figure(held_out_figure(records, k_held_out, len(held_out)), args.out,
                 "held_out_curves")
     save_figure(gap_figure(records, k, findings), args.out, "elbo_gap")
     schedule = next(r for r in RECIPES if r.name == "schedule")
-    save_figure(schedule_figure(schedule, args, schedule.epochs_for(args)), args.out, "schedule")
+    if schedule.name in records:
+        save_figure(schedule_figure(schedule, args, schedule.epochs_for(args)), args.out, "schedule")
     best_model = trained[best.name][1]
     save_figure(plots.image_grid(
         best_model.sample(100, seed=args.seed), nrows=10,

@@ -222,6 +222,11 @@ class Findings:
             self.sentences[name] = sentence
         return sentence if holds else ""
 
+    def checked(self, *names):
+        """The ``names`` whose finding was checked in this run (a run that leaves some comparisons out, such as
+        walkthrough 12's ``--trained-only``, checks only the findings it has the numbers for)."""
+        return [name for name in names if name in self.outcomes]
+
     def title(self, base, *names, width=TITLE_WIDTH):
         """``base`` (what is plotted), followed on new lines by the sentences of the ``names`` that hold, each
         wrapped at ``width`` characters: a finding's sentence is long, and unwrapped it ran into the title of
