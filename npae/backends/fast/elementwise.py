@@ -6,8 +6,8 @@ matrix product (BLAS, on the threads the policy of ``blas`` leaves it).
   that look random; the kernel makes one branch-free pass.
 - The logistic sigmoid in its overflow-free form (``npae.backends.reference.elementwise.sigmoid``): NumPy needs
   five passes and three temporaries, the kernel one. In float32 it takes ``exp`` from
-  ``npae.backends.fast.vector_exp``, in blocks of ``EXP_BLOCK`` values, eight at a time (the library's ``exp``
-  goes one value at a time and cost most of the pass).
+  ``npae.backends.fast.vector_exp``, eight values at a time (the library's ``exp`` goes one value at a time
+  and cost most of the pass), then a second pass forms the sigmoid from it.
 
 Each kernel works on flat C-contiguous views; the operations accept any array and return a new one of the
 input's shape and dtype. ``zero`` and ``one`` arrive in the arrays' dtype, so that a float32 kernel never
@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .jit import inline_kernel, kernel, parallel_fast_kernel, parallel_kernel
+from .jit import fast_kernel, inline_kernel, kernel, parallel_fast_kernel, parallel_kernel
 from .vector_exp import exp_of_minus_abs
 
 PARALLEL_SIZE = 1 << 18
-EXP_BLOCK = 1024  # values whose exponentials one scratch pair holds
+EXP_TASK = 1 << 16  # values one thread takes at a time in the threaded float32 sigmoid
 
 
 @parallel_kernel
@@ -65,31 +65,35 @@ def _sigmoid_threads(x, out, one):
 
 
 @inline_kernel
-def _sigmoid_block(x, out, start, mantissas, powers):
-    """``out[start:start + len]`` of float32 ``x``, with ``e = exp(-|x|)`` from the vectorised series; NaN stays NaN."""
-    n = min(EXP_BLOCK, x.size - start)
-    exp_of_minus_abs(x[start : start + n], mantissas, powers)
-    scales = powers.view(np.float32)
+def _sigmoid_from_exp(x, out, mantissas, scales):
+    """``out = sigmoid(x)`` given ``e = exp(-|x|) = mantissas * scales``: ``r = 1 / (1 + e)`` is the sigmoid for
+    ``x >= 0`` and ``e r`` for ``x < 0``; NaN stays NaN."""
     one = np.float32(1)
-    for i in range(n):
-        v = x[start + i]
+    for i in range(x.size):
+        v = x[i]
         e = mantissas[i] * scales[i]
-        s = one / (one + e) if v >= 0 else e / (one + e)
-        out[start + i] = s if v == v else v
+        r = one / (one + e)
+        s = r if v >= 0 else e * r
+        out[i] = s if v == v else v
 
 
-@kernel
+@inline_kernel
+def _sigmoid_float32_part(x, out):
+    mantissas, powers = np.empty(x.size, np.float32), np.empty(x.size, np.int32)
+    exp_of_minus_abs(x, mantissas, powers)
+    _sigmoid_from_exp(x, out, mantissas, powers.view(np.float32))
+
+
+@fast_kernel
 def _sigmoid_float32(x, out):
-    mantissas, powers = np.empty(EXP_BLOCK, np.float32), np.empty(EXP_BLOCK, np.int32)
-    for start in range(0, x.size, EXP_BLOCK):
-        _sigmoid_block(x, out, start, mantissas, powers)
+    _sigmoid_float32_part(x, out)
 
 
 @parallel_fast_kernel
 def _sigmoid_float32_threads(x, out):
-    for block in prange((x.size + EXP_BLOCK - 1) // EXP_BLOCK):
-        mantissas, powers = np.empty(EXP_BLOCK, np.float32), np.empty(EXP_BLOCK, np.int32)
-        _sigmoid_block(x, out, block * EXP_BLOCK, mantissas, powers)
+    for task in prange((x.size + EXP_TASK - 1) // EXP_TASK):
+        start, stop = task * EXP_TASK, min(x.size, (task + 1) * EXP_TASK)
+        _sigmoid_float32_part(x[start:stop], out[start:stop])
 
 
 def _flat(a):

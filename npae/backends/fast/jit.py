@@ -5,7 +5,7 @@
   image planes) run on ``NUMBA_NUM_THREADS`` threads.
 - ``inline_kernel``: a helper that Numba pastes into the kernel calling it, so LLVM optimises the two as one
   (it then knows, for instance, that two freshly allocated accumulators never overlap).
-- ``parallel_fast_kernel``: parallel and with ``FASTMATH``.
+- ``fast_kernel``, ``parallel_fast_kernel``: serial or parallel, with ``FASTMATH``.
 
 All of them use NumPy's error model for division (see ``OPTIONS``).
 
@@ -58,4 +58,5 @@ OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 kernel = numba.njit(**OPTIONS)
 parallel_kernel = numba.njit(parallel=True, **OPTIONS)
 inline_kernel = numba.njit(fastmath=FASTMATH, inline="always", **OPTIONS)
+fast_kernel = numba.njit(fastmath=FASTMATH, **OPTIONS)
 parallel_fast_kernel = numba.njit(parallel=True, fastmath=FASTMATH, **OPTIONS)
