@@ -367,10 +367,11 @@ def check_findings(records, k_final):
     """The walkthrough's findings, each checked only when the recipes it compares are in ``records``."""
     findings = Findings()
     final = {name: record["final"][f"iw_bound_k{k_final}"] for name, record in records.items()}
-    best_bound = max(final.values())
-    longest = max(record["train_minutes"] for record in records.values())
-    findings.check("target_met", best_bound >= TARGET and longest <= 60,
-                   f"a model reaches {best_bound:.2f} >= {TARGET} nats (L_{k_final}) within {longest:.0f} minutes")
+    in_time = [name for name in final if records[name]["train_minutes"] <= 60]
+    best = max(in_time, key=final.get, default=None)
+    findings.check("target_met", best is not None and final[best] >= TARGET,
+                   f"a model reaches {final[best]:.2f} >= {TARGET} nats (L_{k_final}) in "
+                   f"{records[best]['train_minutes']:.0f} minutes of training" if best else "no run within 60 minutes")
     vae = [final[n] for n in ("plain", "schedule") if n in final]
     iwae = [final[n] for n in ("iwae5", "iwae50") if n in final]
     if vae and iwae:
