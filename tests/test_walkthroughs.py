@@ -170,7 +170,7 @@ def test_walkthrough_12_budget_scales_the_full_runs_epochs(tmp_path):
     w12 = load_script("12_vae_likelihood_in_an_hour")
     budget = walkthrough.parse_args("doc", ["--minutes", "6", "--out", str(tmp_path)],
                                     add_arguments=w12.add_recipe_argument)
-    assert [r.epochs_for(budget) for r in w12.RECIPES] == [41, 41, 19, 3]  # 380, 380, 175, 25 scaled by 6/55
+    assert [r.epochs_for(budget) for r in w12.RECIPES] == [48, 48, 22, 3]  # 380, 380, 175, 25 scaled by 6/48
     w12.budget_run(budget)
     assert budget.out == tmp_path  # a folder given with --out is kept
     assert w12.sample_counts(budget) == (50, 100, 1000)
