@@ -17,7 +17,7 @@ instructions (eight pixels at a time):
   ``log1p(e) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...)``; seven terms leave a relative error below 1.4e-7,
   and a tiny ``e`` keeps its full precision (no ``1 + e`` is ever rounded).
 
-Each row's sums are float32 with eight or more partial sums (the terms are non-negative for binary images,
+Each row's sums are float32 with eight or more partial sums (each term is non-negative for pixels in [0, 1],
 so nothing cancels); relative error about 2e-7 per row. float64 rows (gradient checks) take the library's
 ``log1p`` and ``exp`` per pixel and sum in float64, exact to float64 rounding.
 """
