@@ -5,9 +5,9 @@ matrix product (BLAS, on the threads the policy of ``blas`` leaves it).
 - ReLU's backward ``dx = dy [x > 0]``: ``np.where(x > 0, dy, 0)`` mispredicts its per-element branch on signs
   that look random; the kernel makes one branch-free pass.
 - The logistic sigmoid in its overflow-free form (``npae.backends.reference.elementwise.sigmoid``): NumPy needs
-  five passes and three temporaries, the kernel one. In float32 it takes ``exp`` from
-  ``npae.backends.fast.vector_exp``, eight values at a time (the library's ``exp`` goes one value at a time
-  and cost most of the pass), then a second pass forms the sigmoid from it.
+  five passes and three temporaries. In float64 the kernel makes one pass with the library's ``exp``; in
+  float32 it makes two: ``exp`` from ``npae.backends.fast.vector_exp``, eight values at a time (the library's
+  goes one value at a time and cost most of the pass), then the sigmoid from it.
 
 Each kernel works on flat C-contiguous views; the operations accept any array and return a new one of the
 input's shape and dtype. ``zero`` and ``one`` arrive in the arrays' dtype, so that a float32 kernel never
