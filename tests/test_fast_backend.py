@@ -80,6 +80,30 @@ def test_elementwise_kernels_on_threads_agree_with_the_reference(dtype):
     np.testing.assert_allclose(fast.sigmoid(x), reference.sigmoid(x), rtol=4 * np.finfo(dtype).eps)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nearest_upsampling_by_two_has_its_own_kernels_which_agree_with_the_general_ones(dtype):
+    """Scale (2, 2) takes unrolled kernels; they must give what the general ones and the reference give
+    (odd sizes, a non-contiguous input, and NaN and infinities passing through)."""
+    from npae.backends.fast import upsampling
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 7, 5)).astype(dtype).transpose(0, 1, 3, 2)  # (3, 2, 5, 7), not contiguous
+    x[0, 0, 0, :3] = np.nan, np.inf, -np.inf
+    y = fast.upsample_nearest(x, (2, 2))
+    general = np.empty_like(y)
+    upsampling._nearest_upsample(np.ascontiguousarray(x), 2, 2, general)
+    np.testing.assert_array_equal(y, general)
+    np.testing.assert_array_equal(y, reference.upsample_nearest(x, (2, 2)))
+    assert y.dtype == dtype
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = fast.upsample_nearest_backward(dy, (2, 2))
+    general_dx = np.empty_like(dx)
+    upsampling._nearest_upsample_backward(dy, 2, 2, general_dx)
+    np.testing.assert_allclose(dx, general_dx, rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(dx, reference.upsample_nearest_backward(dy, (2, 2)), rtol=4 * np.finfo(dtype).eps,
+                               atol=4 * np.finfo(dtype).eps)
+
+
 def test_choose_path_goes_direct_for_the_convae_and_gemm_for_wide_or_strided_convolutions():
     for channels in [(1, 16), (16, 32), (32, 16), (16, 1), (32, 32)]:
         assert choose_path(*channels, (1, 1)) == "direct"
