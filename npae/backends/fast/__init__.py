@@ -6,6 +6,7 @@
 - ``elementwise``: ReLU's backward and the sigmoid in one pass each, and ``matmul``;
 - ``adam``: the fused Adam update; ``likelihood``: the VAE's fused Bernoulli likelihood; ``tsne``: t-SNE's gradient;
 - ``blas``: NumPy's BLAS threads kept out of the way of the image operations' Numba kernels;
+- ``memory``: freed memory kept in the process (glibc's malloc thresholds), so steps do not fault pages in again;
 - ``jit``: the compile options every kernel uses; ``rows``: loops that replace slice assignments in kernels;
   ``workspace``: reusable scratch arrays.
 
@@ -14,6 +15,7 @@ to read and step through the math, use the reference backend instead (``npae.set
 """
 
 from . import jit  # noqa: F401  (chooses Numba's thread pool before any kernel compiles)
+from . import memory  # noqa: F401  (keeps freed memory in the process; see memory)
 from .adam import adam_update
 from .blas import uses_numba_threads
 from .conv import conv2d_forward, conv2d_input_grad, conv2d_weight_grad
