@@ -152,10 +152,11 @@ def from_channel_major(src, bias, out):
 # output channel costs two loads and a store per multiply-add. So the forward pass applies three adjacent kernel
 # columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to a block of ``CHANNEL_BLOCK`` = 4
 # output channels at once: twelve multiply-adds per seven loads and four stores, the twelve weights held in
-# registers. The weight gradient sums six dot products at once (three columns, two output channels), its
-# partial sums in registers. Channels left over after the blocks go one at a time, so a convolution with one
-# output channel (the last layer of an image decoder) does its arithmetic once. The helpers are inlined into
-# the kernels so that LLVM sees the accumulators are separate arrays and vectorises the loops over ``t``.
+# registers. The weight gradient sums twelve dot products at once (three columns, four output channels), its
+# partial sums in registers (with two channels, six sums, it ran 15-25% slower). Channels left over after the
+# blocks go one at a time, so a convolution with one output channel (the last layer of an image decoder) does
+# its arithmetic once. The helpers are inlined into the kernels so that LLVM sees the accumulators are separate
+# arrays and vectorises the loops over ``t``.
 # ----------------------------------------------------------------------------------------------
 
 
@@ -282,36 +283,55 @@ def _spread_row(d, wp, out):
 
 
 @inline_kernel
-def _correlate_row_pair(g0, g1, d0, d1, row, span, zero):
-    """``g0[e] += sum_{t < span} d0[t] row[t + e]`` and ``g1[e] += sum_t d1[t] row[t + e]`` for every kernel
-    column ``e`` (``zero``: 0 in the dtype)."""
+def _correlate_row_block(g, d, row, span, zero):
+    """``g[m, e] += sum_{t < span} d[m, t] row[t + e]`` for the ``CHANNEL_BLOCK`` output channels ``m`` and every
+    kernel column ``e`` (``zero``: 0 in the dtype): twelve dot products at once, their sums in registers."""
+    g0, g1, g2, g3 = g[0], g[1], g[2], g[3]
+    d0, d1, d2, d3 = d[0], d[1], d[2], d[3]
     kw = g0.size
     full = kw - kw % 3
     for e in range(0, full, 3):
         src = row[e : e + span + 2]
-        p0 = p1 = p2 = q0 = q1 = q2 = zero
+        p0 = p1 = p2 = q0 = q1 = q2 = r0 = r1 = r2 = u0 = u1 = u2 = zero
         for t in range(span):
             s0, s1, s2 = src[t], src[t + 1], src[t + 2]
-            p0 += d0[t] * s0
-            p1 += d0[t] * s1
-            p2 += d0[t] * s2
-            q0 += d1[t] * s0
-            q1 += d1[t] * s1
-            q2 += d1[t] * s2
+            a, b, c, f = d0[t], d1[t], d2[t], d3[t]
+            p0 += a * s0
+            p1 += a * s1
+            p2 += a * s2
+            q0 += b * s0
+            q1 += b * s1
+            q2 += b * s2
+            r0 += c * s0
+            r1 += c * s1
+            r2 += c * s2
+            u0 += f * s0
+            u1 += f * s1
+            u2 += f * s2
         g0[e] += p0
         g0[e + 1] += p1
         g0[e + 2] += p2
         g1[e] += q0
         g1[e + 1] += q1
         g1[e + 2] += q2
+        g2[e] += r0
+        g2[e + 1] += r1
+        g2[e + 2] += r2
+        g3[e] += u0
+        g3[e + 1] += u1
+        g3[e + 2] += u2
     for e in range(full, kw):
         src = row[e : e + span]
-        p0 = q0 = zero
+        p0 = q0 = r0 = u0 = zero
         for t in range(span):
             p0 += d0[t] * src[t]
             q0 += d1[t] * src[t]
+            r0 += d2[t] * src[t]
+            u0 += d3[t] * src[t]
         g0[e] += p0
         g1[e] += q0
+        g2[e] += r0
+        g3[e] += u0
 
 
 @inline_kernel
@@ -343,36 +363,35 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
 
     ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
     ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built one
-    image at a time in the thread's own buffers. Output channels go in pairs, an odd last one alone. Group ``g``
-    of ``G = partial.shape[0]`` sums images ``g, g + G, ...`` into ``partial[g]``; the caller adds the groups,
-    so no two threads write the same memory."""
+    image at a time in the thread's own buffers. Output channels go in blocks of ``CHANNEL_BLOCK``, the rest one
+    by one. Group ``g`` of ``G = partial.shape[0]`` sums images ``g, g + G, ...`` into ``partial[g]``; the
+    caller adds the groups, so no two threads write the same memory."""
     n_img, n_in = x.shape[0], x.shape[1]
     n_groups, n_out, _, kh, kw = partial.shape
     ho, wo = dy.shape[2], dy.shape[3]
     hp, wp = ho + kh - 1, wo + kw - 1
     span = vector_span((ho - 1) * wp + wo)
     tail = span - ((ho - 1) * wp + wo)
-    paired = n_out - n_out % 2
+    blocked = n_out - n_out % CHANNEL_BLOCK
     for g in prange(n_groups):
         part = partial[g]
         fill(part.reshape(part.size), 0)
         zero = part[0, 0, 0, 0]
         flat = np.empty((n_in, hp * wp + tail), dtype=partial.dtype)
-        d0 = np.empty(span, dtype=partial.dtype)
-        d1 = np.empty(span, dtype=partial.dtype)
+        d = np.empty((CHANNEL_BLOCK, span), dtype=partial.dtype)
         for n in range(g, n_img, n_groups):
             pad_channels(x[n], ph, pw, hp, wp, flat)
-            for o in range(0, paired, 2):
-                _spread_row(dy[n, o], wp, d0)
-                _spread_row(dy[n, o + 1], wp, d1)
+            for o in range(0, blocked, CHANNEL_BLOCK):
+                for m in range(CHANNEL_BLOCK):
+                    _spread_row(dy[n, o + m], wp, d[m])
                 for c in range(n_in):
                     for a in range(kh):
-                        _correlate_row_pair(part[o, c, a], part[o + 1, c, a], d0, d1, flat[c, a * wp :], span, zero)
-            if paired < n_out:
-                _spread_row(dy[n, paired], wp, d0)
+                        _correlate_row_block(part[o : o + CHANNEL_BLOCK, c, a], d, flat[c, a * wp :], span, zero)
+            for o in range(blocked, n_out):
+                _spread_row(dy[n, o], wp, d[0])
                 for c in range(n_in):
                     for a in range(kh):
-                        _correlate_row_single(part[paired, c, a], d0, flat[c, a * wp :], span, zero)
+                        _correlate_row_single(part[o, c, a], d[0], flat[c, a * wp :], span, zero)
 
 
 # ----------------------------------------------------------------------------------------------
