@@ -8,7 +8,7 @@ the mmap threshold). Memory handed back has to be faulted in again, page by page
 How often that happens depends on the process's history: a ConvAE trained in a fresh process took about
 1,000 page faults per step, and its steps took 1.2 times as long as without them (median of six alternating
 pairs); a process that had freed a larger array first (loading MNIST does) had raised both thresholds far
-enough, and took about 40 (benchmarks/README.md).
+enough, and took 14-41 (benchmarks/README.md).
 
 ``tune_malloc()`` fixes both thresholds, as the environment variables ``MALLOC_MMAP_THRESHOLD_`` and
 ``MALLOC_TRIM_THRESHOLD_`` would at start-up: arrays up to 32 MiB (glibc's largest threshold) come from the
