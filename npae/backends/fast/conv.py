@@ -153,10 +153,10 @@ def from_channel_major(src, bias, out):
 # columns (``row[t]``, ``row[t + 1]``, ``row[t + 2]`` share cache lines) to a block of ``CHANNEL_BLOCK`` = 4
 # output channels at once: twelve multiply-adds per seven loads and four stores, the twelve weights held in
 # registers. The weight gradient sums twelve dot products at once (three columns, four output channels), its
-# partial sums in registers (with two channels, six sums, it ran 15-25% slower). Channels left over after the
-# blocks go one at a time, so a convolution with one output channel (the last layer of an image decoder) does
-# its arithmetic once. The helpers are inlined into the kernels so that LLVM sees the accumulators are separate
-# arrays and vectorises the loops over ``t``.
+# partial sums in registers (pairs of channels, six sums, were slower: benchmarks/README.md). Channels left
+# over after the blocks go one at a time, so a convolution with one output channel (the last layer of an image
+# decoder) does its arithmetic once. The helpers are inlined into the kernels so that LLVM sees the accumulators
+# are separate arrays and vectorises the loops over ``t``.
 # ----------------------------------------------------------------------------------------------
 
 

@@ -5,15 +5,15 @@ for the ConvAE's 28x28 feature maps at batch 200. glibc's ``malloc`` serves arra
 (128 KiB at first, raised to the largest such array freed so far) from fresh ``mmap`` memory and unmaps them
 when freed, and gives the free top of its heap back to the kernel once it exceeds the trim threshold (twice
 the mmap threshold). Memory handed back has to be faulted in again, page by page, on its next first write.
-How often that happens depends on the process's history: a ConvAE trained in a fresh process took about
-1,000 page faults per step, and its steps took 1.2 times as long as without them (median of six alternating
-pairs); a process that had freed a larger array first (loading MNIST does) had raised both thresholds far
-enough, and took 14-41 (benchmarks/README.md).
+How often that happens depends on the process's history: a ConvAE trained in a fresh process faulted in
+about 4 MiB per step, and its steps were measurably slower for it; a process that had freed a larger array
+first (loading MNIST does) had already raised both thresholds far enough (benchmarks/README.md has the
+measurements).
 
 ``tune_malloc()`` fixes both thresholds, as the environment variables ``MALLOC_MMAP_THRESHOLD_`` and
 ``MALLOC_TRIM_THRESHOLD_`` would at start-up: arrays up to 32 MiB (glibc's largest threshold) come from the
-heap, and up to 64 MiB of freed heap stay in the process, whatever ran before: the ConvAE's step then takes
-about 20 page faults. The price is memory: a process keeps up to 64 MiB more than it uses, until it exits.
+heap, and up to 64 MiB of freed heap stay in the process, whatever ran before. The price is memory: a process
+keeps up to 64 MiB more than it uses, until it exits.
 
 It runs once, when the fast backend is first imported, and only on glibc. It leaves ``malloc`` alone when
 ``NPAE_MALLOC_TUNING=0`` is set, or when the process was started with thresholds of its own (those variables,
