@@ -5,6 +5,7 @@ the reference backend's, in test_operations.py.)"""
 import importlib
 import os
 import pkgutil
+import platform
 import subprocess
 import sys
 import textwrap
@@ -269,7 +270,7 @@ def faults_per_step(**env):
     return tuned == "True", float(faults)
 
 
-@pytest.mark.skipif(fast.memory.platform.libc_ver()[0] != "glibc", reason="the malloc thresholds are glibc's")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc thresholds are glibc's")
 def test_freed_memory_stays_in_the_process_so_steps_do_not_fault_pages_in_again():
     """glibc on its own gives the 30 MiB back after every step (2,560 pages; 1,000 faults measured here);
     with the fast backend loaded the step reuses its memory. NPAE_MALLOC_TUNING=0, or thresholds of the
