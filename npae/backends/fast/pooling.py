@@ -52,19 +52,20 @@ def _max_pool2d_forward_general(x, kh, kw, sh, sw, ph, pw, y, argmax):
 
 @parallel_kernel
 def _max_pool2d_forward_2x2(x, y, argmax):
-    """The same for 2x2 windows, stride 2, no padding (the usual pooling), unrolled: four loads per output.
-    A window whose sum is a number holds no NaN, and then a chain of strict ``>`` keeps the first maximum;
-    other windows (a NaN, or both infinities) take the NaN-aware rule. 4x faster than the general loop."""
+    """The same for 2x2 windows, stride 2, no padding (the usual pooling), unrolled: four loads per output,
+    from the two input rows under each output row. A window whose sum is a number holds no NaN, and then a
+    chain of strict ``>`` keeps the first maximum; other windows (a NaN, or both infinities) take the NaN-aware
+    rule. 4x faster than the general loop."""
     n_img, n_ch, h, w = x.shape
     ho, wo = y.shape[2], y.shape[3]
     for p in prange(n_img * n_ch):
         n, c = p // n_ch, p % n_ch
-        plane = x[n, c].reshape(h * w)
-        out, arg = y[n, c], argmax[n, c]
         for i in range(ho):
+            top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
+            out, arg = y[n, c, i], argmax[n, c, i]
             for j in range(wo):
-                k = 2 * i * w + 2 * j
-                a, b, c2, d = plane[k], plane[k + 1], plane[k + w], plane[k + w + 1]
+                a, b, c2, d = top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]
+                k = 2 * i * w + 2 * j  # the flat plane index of the window's top left pixel
                 total = a + b + c2 + d
                 if total == total:
                     best, where = (b, k + 1) if b > a else (a, k)
@@ -74,8 +75,8 @@ def _max_pool2d_forward_2x2(x, y, argmax):
                     best, where = _first_max(a, k, b, k + 1)
                     best, where = _first_max(best, where, c2, k + w)
                     best, where = _first_max(best, where, d, k + w + 1)
-                out[i, j] = best
-                arg[i, j] = where
+                out[j] = best
+                arg[j] = where
 
 
 @parallel_kernel
