@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import npae
 from npae.backends import fast, reference
-from npae.backends.fast import blas
+from npae.backends.fast import blas, conv
 from npae.backends.fast.conv import choose_path, forward_by_path, input_grad_by_path, weight_grad_by_path
 from npae.backends.fast.workspace import Workspace
 from test_operations import AWKWARD, close, geometries
@@ -66,6 +66,25 @@ def test_direct_path_channel_blocks_and_single_channels(geometry, out_channels):
     """Output channels go through the kernels in blocks of four, the rest one at a time (a lone channel is not
     paired with itself): 1, 4, 6 and 9 channels cover a lone channel, a whole block, and blocks with 2 or 1 left."""
     check_paths(geometry, out_channels, seed=out_channels)
+
+
+@pytest.mark.parametrize("stack", [1, 2, 3])
+def test_direct_path_stacks_images_without_mixing_them(monkeypatch, stack):
+    """The direct kernels pad several images one below the other per pass (``images_per_stack``): seven images
+    in stacks of 1, 2 or 3 (the last stack short) give the reference's results, the forward pass bit for bit the
+    same for every stack size, and a NaN in one image reaches no other image's output or input gradient."""
+    n, c, h, w, kernel, padding = 7, 2, 5, 4, (3, 3), (1, 1)
+    monkeypatch.setattr(conv, "images_per_stack", lambda out_hw, kernel_hw: stack)
+    check_paths((n, c, h, w, kernel, (1, 1), padding), 5, seed=stack)
+    rng = np.random.default_rng(0)
+    x, weight, bias = rng.standard_normal((n, c, h, w)), rng.standard_normal((5, c) + kernel), np.zeros(5)
+    alone = np.stack([forward_by_path("direct", x[i : i + 1], weight, bias, (1, 1), padding)[0] for i in range(n)])
+    np.testing.assert_array_equal(forward_by_path("direct", x, weight, bias, (1, 1), padding), alone)
+    x[3, 1, 2, 2] = np.nan
+    y = forward_by_path("direct", x, weight, bias, (1, 1), padding)
+    dx = input_grad_by_path("direct", y, weight, (h, w), (1, 1), padding)
+    others = np.arange(n) != 3
+    assert np.isnan(y[3]).any() and np.isfinite(y[others]).all() and np.isfinite(dx[others]).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

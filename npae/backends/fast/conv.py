@@ -64,6 +64,18 @@ def pad_plane(x, ph, pw, hp, wp, out):
 
 
 @kernel
+def pad_stack(x, first, count, ph, pw, hp, wp, out):
+    """``pad_plane`` for channel ``c`` of images ``first + s``, ``s < count``, of ``x`` (N, C, H, W), into frame ``s``
+    of row ``c`` of ``out`` (C, count Hp Wp + tail): the images padded one below the other,
+    ``out[c, s Hp Wp + (i + ph) Wp + j + pw] = x[first + s, c, i, j]``, 0 elsewhere."""
+    frame = hp * wp
+    for c in range(x.shape[1]):
+        for s in range(count):
+            pad_plane(x[first + s, c], ph, pw, hp, wp, out[c, s * frame : (s + 1) * frame])
+        fill(out[c, count * frame :], 0)
+
+
+@kernel
 def pad_channels(x, ph, pw, hp, wp, out):
     """``pad_plane`` for each channel ``c`` of a (C, H, W) image into row ``c`` of ``out``, (C, Hp Wp + tail)."""
     for c in range(x.shape[0]):
@@ -230,29 +242,43 @@ def _accumulate_plane_single_3x3(acc, plane, w_kernel, wp, span):
 
 
 @kernel
-def _store_rows(acc, wp, out):
-    """``out[i, j] = acc[i Wp + j]``: the true outputs of a plane computed at the padded width ``Wp``."""
-    ho, wo = out.shape
-    for i in range(ho):
-        copy(out[i], acc[i * wp : i * wp + wo])
+def stacked_span(count, frame, ho, wp, wo):
+    """``(needed, span)`` for a stack of ``count`` images in frames of ``frame`` = Hp Wp: the flat positions up to
+    the last image's last output, and that rounded up to whole vectors."""
+    needed = (count - 1) * frame + (ho - 1) * wp + wo
+    return needed, vector_span(needed)
+
+
+@kernel
+def _store_stack(acc, frame, wp, y, first, count, o):
+    """``y[first + s, o, i, j] = acc[s Hp Wp + i Wp + j]`` for ``s < count``: the true outputs of a stack of planes
+    computed at the padded width ``Wp``, one frame per image."""
+    ho, wo = y.shape[2], y.shape[3]
+    for s in range(count):
+        for i in range(ho):
+            copy(y[first + s, o, i], acc[s * frame + i * wp : s * frame + i * wp + wo])
 
 
 @parallel_fast_kernel
-def conv2d_forward_direct(x, w, b, ph, pw, y):
+def conv2d_forward_direct(x, w, b, ph, pw, stack, y):
     """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i + a, j + e]`` (stride 1), where ``xp`` is
-    ``x`` padded by ``(ph, pw)`` (cropped if negative); each thread pads one image at a time into its own
-    buffer, which stays in cache. Output channels go in blocks of ``CHANNEL_BLOCK``, the rest one by one (a 3x3
-    kernel in one pass per input channel)."""
+    ``x`` padded by ``(ph, pw)`` (cropped if negative). Each thread pads ``stack`` images at a time, one below
+    the other, into its own buffer, which stays in cache. Output channels go in blocks of ``CHANNEL_BLOCK``, the
+    rest one by one (a 3x3 kernel in one pass per input channel)."""
     n_img, n_in = x.shape[0], x.shape[1]
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
     hp, wp = ho + kh - 1, wo + kw - 1
-    span = vector_span((ho - 1) * wp + wo)
-    tail = span - ((ho - 1) * wp + wo)
+    frame = hp * wp
+    needed, longest = stacked_span(stack, frame, ho, wp, wo)
+    width = stack * frame + longest - needed
     blocked = n_out - n_out % CHANNEL_BLOCK
-    for n in prange(n_img):
-        flat = np.empty((n_in, hp * wp + tail), dtype=y.dtype)
-        pad_channels(x[n], ph, pw, hp, wp, flat)
+    for k in prange((n_img + stack - 1) // stack):
+        first = k * stack
+        count = min(stack, n_img - first)
+        _, span = stacked_span(count, frame, ho, wp, wo)
+        flat = np.empty((n_in, width), dtype=y.dtype)
+        pad_stack(x, first, count, ph, pw, hp, wp, flat)
         acc = np.empty((CHANNEL_BLOCK, span), dtype=y.dtype)
         for o in range(0, blocked, CHANNEL_BLOCK):
             for m in range(CHANNEL_BLOCK):
@@ -261,7 +287,7 @@ def conv2d_forward_direct(x, w, b, ph, pw, y):
                 for a in range(kh):
                     _accumulate_row_block(acc, flat[c, a * wp :], w[o : o + CHANNEL_BLOCK, c, a], span)
             for m in range(CHANNEL_BLOCK):
-                _store_rows(acc[m], wp, y[n, o + m])
+                _store_stack(acc[m], frame, wp, y, first, count, o + m)
         for o in range(blocked, n_out):
             fill(acc[0], b[o])
             for c in range(n_in):
@@ -270,16 +296,18 @@ def conv2d_forward_direct(x, w, b, ph, pw, y):
                 else:
                     for a in range(kh):
                         _accumulate_row_single(acc[0], flat[c, a * wp :], w[o, c, a], span)
-            _store_rows(acc[0], wp, y[n, o])
+            _store_stack(acc[0], frame, wp, y, first, count, o)
 
 
 @kernel
-def _spread_row(d, wp, out):
-    """``out[i Wp + j] = d[i, j]`` for ``j < Wo``, and 0 in the ``Wp - Wo`` gap after each row and to the end."""
-    ho, wo = d.shape
+def _spread_stack(dy, first, count, o, frame, wp, out):
+    """``out[s Hp Wp + i Wp + j] = dy[first + s, o, i, j]`` for ``s < count`` and ``j < Wo``, and 0 in the gaps
+    after each row, between the frames and to the end: output planes laid out as ``_store_stack`` reads them."""
     fill(out, 0)
-    for i in range(ho):
-        copy(out[i * wp : i * wp + wo], d[i])
+    ho, wo = dy.shape[2], dy.shape[3]
+    for s in range(count):
+        for i in range(ho):
+            copy(out[s * frame + i * wp : s * frame + i * wp + wo], dy[first + s, o, i])
 
 
 @inline_kernel
@@ -358,37 +386,41 @@ def _correlate_row_single(g, d, row, span, zero):
 
 
 @parallel_fast_kernel
-def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
+def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
     """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
 
     ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
-    ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built one
-    image at a time in the thread's own buffers. Output channels go in blocks of ``CHANNEL_BLOCK``, the rest one
-    by one. Group ``g`` of ``G = partial.shape[0]`` sums images ``g, g + G, ...`` into ``partial[g]``; the
-    caller adds the groups, so no two threads write the same memory."""
+    ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built
+    ``stack`` images at a time, one below the other, in the thread's own buffers. Output channels go in blocks
+    of ``CHANNEL_BLOCK``, the rest one by one. Group ``g`` of ``G = partial.shape[0]`` sums the ``g``-th of ``G``
+    equal runs of images into ``partial[g]``; the caller adds the groups, so no two threads write the same
+    memory."""
     n_img, n_in = x.shape[0], x.shape[1]
     n_groups, n_out, _, kh, kw = partial.shape
     ho, wo = dy.shape[2], dy.shape[3]
     hp, wp = ho + kh - 1, wo + kw - 1
-    span = vector_span((ho - 1) * wp + wo)
-    tail = span - ((ho - 1) * wp + wo)
+    frame = hp * wp
+    needed, longest = stacked_span(stack, frame, ho, wp, wo)
+    width = stack * frame + longest - needed
     blocked = n_out - n_out % CHANNEL_BLOCK
     for g in prange(n_groups):
         part = partial[g]
         fill(part.reshape(part.size), 0)
         zero = part[0, 0, 0, 0]
-        flat = np.empty((n_in, hp * wp + tail), dtype=partial.dtype)
-        d = np.empty((CHANNEL_BLOCK, span), dtype=partial.dtype)
-        for n in range(g, n_img, n_groups):
-            pad_channels(x[n], ph, pw, hp, wp, flat)
+        flat = np.empty((n_in, width), dtype=partial.dtype)
+        d = np.empty((CHANNEL_BLOCK, longest), dtype=partial.dtype)
+        for first in range(g * n_img // n_groups, (g + 1) * n_img // n_groups, stack):
+            last = min(first + stack, (g + 1) * n_img // n_groups)
+            _, span = stacked_span(last - first, frame, ho, wp, wo)
+            pad_stack(x, first, last - first, ph, pw, hp, wp, flat)
             for o in range(0, blocked, CHANNEL_BLOCK):
                 for m in range(CHANNEL_BLOCK):
-                    _spread_row(dy[n, o + m], wp, d[m])
+                    _spread_stack(dy, first, last - first, o + m, frame, wp, d[m, :span])
                 for c in range(n_in):
                     for a in range(kh):
                         _correlate_row_block(part[o : o + CHANNEL_BLOCK, c, a], d, flat[c, a * wp :], span, zero)
             for o in range(blocked, n_out):
-                _spread_row(dy[n, o], wp, d[0])
+                _spread_stack(dy, first, last - first, o, frame, wp, d[0, :span])
                 for c in range(n_in):
                     for a in range(kh):
                         _correlate_row_single(part[o, c, a], d[0], flat[c, a * wp :], span, zero)
@@ -403,6 +435,9 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, partial):
 #: product for a blocked matrix product (benchmarks/README.md has the measurements).
 DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
 
+#: positions a direct kernel's pass over a row should cover (see the module docstring)
+STACK_POSITIONS = 512
+
 _local = threading.local()
 
 
@@ -411,6 +446,12 @@ def scratch():
     if not hasattr(_local, "workspace"):
         _local.workspace = Workspace()
     return _local.workspace
+
+
+def images_per_stack(out_hw, kernel_hw):
+    """How many images the direct kernels pad one below the other per pass: enough for ``STACK_POSITIONS``."""
+    frame = (out_hw[0] + kernel_hw[0] - 1) * (out_hw[1] + kernel_hw[1] - 1)
+    return max(1, STACK_POSITIONS // frame)
 
 
 def choose_path(in_channels, out_channels, stride):
@@ -443,7 +484,7 @@ def forward_by_path(path, x, w, b, stride, padding):
     ho, wo = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
     if path == "direct":
-        conv2d_forward_direct(x, np.ascontiguousarray(w), b, ph, pw, y)
+        conv2d_forward_direct(x, np.ascontiguousarray(w), b, ph, pw, images_per_stack(y.shape[2:], (kh, kw)), y)
         return y
     cols = _columns(x, (kh, kw), stride, padding, (ho, wo))
     out = scratch().get("channel_major", (o, n * ho * wo), x.dtype)
@@ -459,7 +500,8 @@ def weight_grad_by_path(path, x, dy, kernel_hw, stride, padding):
     if path == "direct":
         groups = min(dy.shape[0], WEIGHT_GRAD_GROUPS)
         partial = scratch().get("partial", (groups,) + w_shape, dy.dtype)
-        conv2d_weight_grad_direct(x, dy, padding[0], padding[1], partial)
+        stack = images_per_stack(dy.shape[2:], kernel_hw)
+        conv2d_weight_grad_direct(x, dy, padding[0], padding[1], stack, partial)
         return partial.sum(axis=0)
     cols = _columns(x, kernel_hw, stride, padding, dy.shape[2:])
     return (_channel_major(dy) @ cols.T).reshape(w_shape)
@@ -475,7 +517,8 @@ def input_grad_by_path(path, dy, w, input_hw, stride, padding):
         # convolution of dy padded by K - 1 - p (cropped if negative) with the weights flipped in both spatial
         # axes and their channel axes swapped
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        conv2d_forward_direct(dy, flipped, np.zeros(c, dtype=dy.dtype), kh - 1 - ph, kw - 1 - pw, dx)
+        stack = images_per_stack(input_hw, (kh, kw))
+        conv2d_forward_direct(dy, flipped, np.zeros(c, dtype=dy.dtype), kh - 1 - ph, kw - 1 - pw, stack, dx)
         return dx
     cols = scratch().get("cols", (c * kh * kw, n * ho * wo), dy.dtype)
     np.matmul(w.reshape(o, -1).T, _channel_major(dy), out=cols)
