@@ -57,6 +57,7 @@ DIRECT = [
     (2, 1, 4, 7, (3, 3), (1, 1), (0, 0)),  # no padding, one input channel
     (1, 2, 5, 4, (2, 5), (1, 1), (1, 2)),  # kernel columns not a multiple of three
     (2, 2, 7, 5, (4, 3), (1, 1), (0, 1)),
+    (3, 2, 5, 6, (1, 3), (1, 1), (1, 2)),  # padding beyond the kernel: the input gradient crops its rows
 ]
 
 

@@ -8,14 +8,23 @@ Two ways to compute each map, chosen per call by ``choose_path``:
 - ``"gemm"``: gather every receptive field into a column (``im2col``), giving ``cols`` (C KH KW, N Ho Wo);
   the convolution is then one matrix product ``W (O, C KH KW) @ cols`` done by BLAS, ``dW = dy @ cols^T``
   and ``dcols = W^T @ dy`` scattered back with ``col2im``. Best with many channels and any stride.
-- ``"direct"`` (stride 1): on an image padded to width ``Wp`` and flattened row-major, the shift by kernel
-  offset ``(a, e)`` is the shift of the flat index by ``a Wp + e``. Each kernel tap is then one long
-  contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Wp + e]`` over
-  ``t < (Ho - 1) Wp + Wo`` (rounded up to whole vectors, see below); the ``Wp - Wo`` positions of each row
-  that fall outside the output are computed and dropped. Each thread pads one image at a time into its own
-  buffer, which stays in cache; there is no ``cols`` copy (9 times the input for 3x3), so this path wins up
-  to a few dozen channels. With stride 1 the input gradient is a forward convolution too: of ``dy`` padded
-  by ``K - 1 - p``, with the weights flipped in space and their channel axes swapped.
+- ``"direct"`` (stride 1): on an image padded to width ``Fw`` and flattened row-major, the shift by kernel
+  offset ``(a, e)`` is the shift of the flat index by ``a Fw + e``. Each kernel tap is then one long
+  contiguous multiply-add ``acc[t] += W[o, c, a, e] xp_flat[c, t + a Fw + e]`` over
+  ``t < (Ho - 1) Fw + Wo`` (rounded up to whole vectors, see below); the ``Fw - Wo`` positions of each row
+  that fall outside the output are computed and dropped. There is no ``cols`` copy (9 times the input for
+  3x3), so this path wins up to a few dozen channels. With stride 1 the input gradient is a forward
+  convolution too: of ``dy`` padded by ``K - 1 - p``, with the weights flipped in space and their channel
+  axes swapped.
+
+  Two things keep the dropped positions few and the passes long. Neighbouring rows share their padding: a
+  tap reaching past the right end of a row reads the start of the next row, so ``Fw = W + max(pw_left,
+  pw_right)`` columns suffice (``W + 1`` for a 3x3 'same' convolution, not ``W + 2``) as long as the extra
+  columns hold zeros. And each thread pads ``images_per_stack`` images one below the other into its own
+  buffer, which stays in cache, sharing their padding rows the same way (each image takes a frame of ``Fh Fw``
+  positions, ``Fh = H + max(ph_top, ph_bottom)``): a pass over a row then covers two 14x14 images, not one.
+  A negative padding (a crop, in some input gradients) shares nothing: the frame is then the whole padded
+  image.
 
 Scratch arrays (padded images, ``cols``, channel-major copies, partial weight gradients) come from a
 per-thread ``Workspace``, so a training loop at a fixed batch size allocates them once; every array returned
@@ -64,14 +73,14 @@ def pad_plane(x, ph, pw, hp, wp, out):
 
 
 @kernel
-def pad_stack(x, first, count, ph, pw, hp, wp, out):
+def pad_stack(x, first, count, ph, pw, fh, fw, out):
     """``pad_plane`` for channel ``c`` of images ``first + s``, ``s < count``, of ``x`` (N, C, H, W), into frame ``s``
-    of row ``c`` of ``out`` (C, count Hp Wp + tail): the images padded one below the other,
-    ``out[c, s Hp Wp + (i + ph) Wp + j + pw] = x[first + s, c, i, j]``, 0 elsewhere."""
-    frame = hp * wp
+    of row ``c`` of ``out`` (C, count Fh Fw + tail): the images padded one below the other,
+    ``out[c, s Fh Fw + (i + ph) Fw + j + pw] = x[first + s, c, i, j]``, 0 elsewhere."""
+    frame = fh * fw
     for c in range(x.shape[1]):
         for s in range(count):
-            pad_plane(x[first + s, c], ph, pw, hp, wp, out[c, s * frame : (s + 1) * frame])
+            pad_plane(x[first + s, c], ph, pw, fh, fw, out[c, s * frame : (s + 1) * frame])
         fill(out[c, count * frame :], 0)
 
 
@@ -229,34 +238,53 @@ def _accumulate_row_single(acc, row, w_row, span):
 
 
 @inline_kernel
-def _accumulate_plane_single_3x3(acc, plane, w_kernel, wp, span):
-    """``acc[t] += sum_{a, e < 3} w_kernel[a, e] plane[t + a Wp + e]``: one output channel, a 3x3 kernel, all nine
+def _accumulate_plane_single_3x3(acc, plane, w_kernel, fw, span):
+    """``acc[t] += sum_{a, e < 3} w_kernel[a, e] plane[t + a Fw + e]``: one output channel, a 3x3 kernel, all nine
     taps in one pass (one load and store of ``acc`` per nine multiply-adds, where a pass per kernel row has three)."""
     u0, u1, u2 = w_kernel[0, 0], w_kernel[0, 1], w_kernel[0, 2]
     v0, v1, v2 = w_kernel[1, 0], w_kernel[1, 1], w_kernel[1, 2]
     q0, q1, q2 = w_kernel[2, 0], w_kernel[2, 1], w_kernel[2, 2]
-    r0, r1, r2 = plane[: span + 2], plane[wp : wp + span + 2], plane[2 * wp : 2 * wp + span + 2]
+    r0, r1, r2 = plane[: span + 2], plane[fw : fw + span + 2], plane[2 * fw : 2 * fw + span + 2]
     for t in range(span):
         acc[t] += ((u0 * r0[t] + u1 * r0[t + 1] + u2 * r0[t + 2]) + (v0 * r1[t] + v1 * r1[t + 1] + v2 * r1[t + 2])
                    + (q0 * r2[t] + q1 * r2[t + 1] + q2 * r2[t + 2]))
 
 
 @kernel
-def stacked_span(count, frame, ho, wp, wo):
-    """``(needed, span)`` for a stack of ``count`` images in frames of ``frame`` = Hp Wp: the flat positions up to
-    the last image's last output, and that rounded up to whole vectors."""
-    needed = (count - 1) * frame + (ho - 1) * wp + wo
-    return needed, vector_span(needed)
+def shared_size(size, before, after, out_size):
+    """The rows (or columns) an image takes in a stack: ``size`` plus the larger of its two paddings, which it
+    shares with its neighbour (see the module docstring); the whole padded size if a padding is negative (a crop),
+    and never fewer than the output's ``out_size``."""
+    if before < 0 or after < 0:
+        return max(before + size + after, out_size)
+    return max(size + max(before, after), out_size)
 
 
 @kernel
-def _store_stack(acc, frame, wp, y, first, count, o):
-    """``y[first + s, o, i, j] = acc[s Hp Wp + i Wp + j]`` for ``s < count``: the true outputs of a stack of planes
-    computed at the padded width ``Wp``, one frame per image."""
+def stacked_span(count, frame, ho, fw, wo):
+    """The flat positions up to the last output of a stack of ``count`` images in frames of ``frame`` = Fh Fw,
+    rounded up to whole vectors."""
+    return vector_span((count - 1) * frame + (ho - 1) * fw + wo)
+
+
+@kernel
+def stack_layout(h, w, ho, wo, kh, kw, ph, pw, stack):
+    """``(Fh, Fw, longest, width)`` for stacks of up to ``stack`` images: the frame each image takes, the span of a
+    full stack, and the length of a channel's flat row (the last tap of the last position reads its last entry)."""
+    fh = shared_size(h, ph, ho + kh - 1 - ph - h, ho)
+    fw = shared_size(w, pw, wo + kw - 1 - pw - w, wo)
+    longest = stacked_span(stack, fh * fw, ho, fw, wo)
+    return fh, fw, longest, longest + (kh - 1) * fw + kw - 1
+
+
+@kernel
+def _store_stack(acc, frame, fw, y, first, count, o):
+    """``y[first + s, o, i, j] = acc[s Fh Fw + i Fw + j]`` for ``s < count``: the true outputs of a stack of planes
+    computed at the padded width ``Fw``, one frame per image."""
     ho, wo = y.shape[2], y.shape[3]
     for s in range(count):
         for i in range(ho):
-            copy(y[first + s, o, i], acc[s * frame + i * wp : s * frame + i * wp + wo])
+            copy(y[first + s, o, i], acc[s * frame + i * fw : s * frame + i * fw + wo])
 
 
 @parallel_fast_kernel
@@ -268,46 +296,44 @@ def conv2d_forward_direct(x, w, b, ph, pw, stack, y):
     n_img, n_in = x.shape[0], x.shape[1]
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
-    hp, wp = ho + kh - 1, wo + kw - 1
-    frame = hp * wp
-    needed, longest = stacked_span(stack, frame, ho, wp, wo)
-    width = stack * frame + longest - needed
+    fh, fw, longest, width = stack_layout(x.shape[2], x.shape[3], ho, wo, kh, kw, ph, pw, stack)
+    frame = fh * fw
     blocked = n_out - n_out % CHANNEL_BLOCK
     for k in prange((n_img + stack - 1) // stack):
         first = k * stack
         count = min(stack, n_img - first)
-        _, span = stacked_span(count, frame, ho, wp, wo)
+        span = stacked_span(count, frame, ho, fw, wo)
         flat = np.empty((n_in, width), dtype=y.dtype)
-        pad_stack(x, first, count, ph, pw, hp, wp, flat)
+        pad_stack(x, first, count, ph, pw, fh, fw, flat)
         acc = np.empty((CHANNEL_BLOCK, span), dtype=y.dtype)
         for o in range(0, blocked, CHANNEL_BLOCK):
             for m in range(CHANNEL_BLOCK):
                 fill(acc[m], b[o + m])
             for c in range(n_in):
                 for a in range(kh):
-                    _accumulate_row_block(acc, flat[c, a * wp :], w[o : o + CHANNEL_BLOCK, c, a], span)
+                    _accumulate_row_block(acc, flat[c, a * fw :], w[o : o + CHANNEL_BLOCK, c, a], span)
             for m in range(CHANNEL_BLOCK):
-                _store_stack(acc[m], frame, wp, y, first, count, o + m)
+                _store_stack(acc[m], frame, fw, y, first, count, o + m)
         for o in range(blocked, n_out):
             fill(acc[0], b[o])
             for c in range(n_in):
                 if kh == 3 and kw == 3:
-                    _accumulate_plane_single_3x3(acc[0], flat[c], w[o, c], wp, span)
+                    _accumulate_plane_single_3x3(acc[0], flat[c], w[o, c], fw, span)
                 else:
                     for a in range(kh):
-                        _accumulate_row_single(acc[0], flat[c, a * wp :], w[o, c, a], span)
-            _store_stack(acc[0], frame, wp, y, first, count, o)
+                        _accumulate_row_single(acc[0], flat[c, a * fw :], w[o, c, a], span)
+            _store_stack(acc[0], frame, fw, y, first, count, o)
 
 
 @kernel
-def _spread_stack(dy, first, count, o, frame, wp, out):
-    """``out[s Hp Wp + i Wp + j] = dy[first + s, o, i, j]`` for ``s < count`` and ``j < Wo``, and 0 in the gaps
+def _spread_stack(dy, first, count, o, frame, fw, out):
+    """``out[s Fh Fw + i Fw + j] = dy[first + s, o, i, j]`` for ``s < count`` and ``j < Wo``, and 0 in the gaps
     after each row, between the frames and to the end: output planes laid out as ``_store_stack`` reads them."""
     fill(out, 0)
     ho, wo = dy.shape[2], dy.shape[3]
     for s in range(count):
         for i in range(ho):
-            copy(out[s * frame + i * wp : s * frame + i * wp + wo], dy[first + s, o, i])
+            copy(out[s * frame + i * fw : s * frame + i * fw + wo], dy[first + s, o, i])
 
 
 @inline_kernel
@@ -387,10 +413,10 @@ def _correlate_row_single(g, d, row, span, zero):
 
 @parallel_fast_kernel
 def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
-    """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Wp + e]`` (stride 1).
+    """``dW[o, c, a, e] = sum_{n, t} dy_wide[n, o, t] xp_flat[n, c, t + a Fw + e]`` (stride 1).
 
     ``xp`` is ``x`` padded by ``(ph, pw)`` and ``dy_wide`` is ``dy`` with its rows spread to the padded width
-    ``Wp``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built
+    ``Fw``, zeros in the gaps, so the shifted dot products count exactly the true outputs; both are built
     ``stack`` images at a time, one below the other, in the thread's own buffers. Output channels go in blocks
     of ``CHANNEL_BLOCK``, the rest one by one. Group ``g`` of ``G = partial.shape[0]`` sums the ``g``-th of ``G``
     equal runs of images into ``partial[g]``; the caller adds the groups, so no two threads write the same
@@ -398,10 +424,8 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
     n_img, n_in = x.shape[0], x.shape[1]
     n_groups, n_out, _, kh, kw = partial.shape
     ho, wo = dy.shape[2], dy.shape[3]
-    hp, wp = ho + kh - 1, wo + kw - 1
-    frame = hp * wp
-    needed, longest = stacked_span(stack, frame, ho, wp, wo)
-    width = stack * frame + longest - needed
+    fh, fw, longest, width = stack_layout(x.shape[2], x.shape[3], ho, wo, kh, kw, ph, pw, stack)
+    frame = fh * fw
     blocked = n_out - n_out % CHANNEL_BLOCK
     for g in prange(n_groups):
         part = partial[g]
@@ -411,19 +435,19 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
         d = np.empty((CHANNEL_BLOCK, longest), dtype=partial.dtype)
         for first in range(g * n_img // n_groups, (g + 1) * n_img // n_groups, stack):
             last = min(first + stack, (g + 1) * n_img // n_groups)
-            _, span = stacked_span(last - first, frame, ho, wp, wo)
-            pad_stack(x, first, last - first, ph, pw, hp, wp, flat)
+            span = stacked_span(last - first, frame, ho, fw, wo)
+            pad_stack(x, first, last - first, ph, pw, fh, fw, flat)
             for o in range(0, blocked, CHANNEL_BLOCK):
                 for m in range(CHANNEL_BLOCK):
-                    _spread_stack(dy, first, last - first, o + m, frame, wp, d[m, :span])
+                    _spread_stack(dy, first, last - first, o + m, frame, fw, d[m, :span])
                 for c in range(n_in):
                     for a in range(kh):
-                        _correlate_row_block(part[o : o + CHANNEL_BLOCK, c, a], d, flat[c, a * wp :], span, zero)
+                        _correlate_row_block(part[o : o + CHANNEL_BLOCK, c, a], d, flat[c, a * fw :], span, zero)
             for o in range(blocked, n_out):
-                _spread_stack(dy, first, last - first, o, frame, wp, d[0, :span])
+                _spread_stack(dy, first, last - first, o, frame, fw, d[0, :span])
                 for c in range(n_in):
                     for a in range(kh):
-                        _correlate_row_single(part[o, c, a], d[0], flat[c, a * wp :], span, zero)
+                        _correlate_row_single(part[o, c, a], d[0], flat[c, a * fw :], span, zero)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -435,7 +459,8 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
 #: product for a blocked matrix product (benchmarks/README.md has the measurements).
 DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
 
-#: positions a direct kernel's pass over a row should cover (see the module docstring)
+#: positions a direct kernel's pass over a row should cover (see the module docstring): with one 14x14 image
+#: per pass the loop setup cost 3-10% of the ConvAE's kernels, with two it stops mattering (benchmarks/README.md)
 STACK_POSITIONS = 512
 
 _local = threading.local()
@@ -449,7 +474,8 @@ def scratch():
 
 
 def images_per_stack(out_hw, kernel_hw):
-    """How many images the direct kernels pad one below the other per pass: enough for ``STACK_POSITIONS``."""
+    """How many images the direct kernels pad one below the other per pass: enough for ``STACK_POSITIONS``
+    (counting each image's whole padded plane: an estimate, the same for every thread count)."""
     frame = (out_hw[0] + kernel_hw[0] - 1) * (out_hw[1] + kernel_hw[1] - 1)
     return max(1, STACK_POSITIONS // frame)
 
