@@ -48,8 +48,8 @@ We compare, at the same code size 32 and with the same recipe (MSE per pixel, Ad
 
 Expected (the figures of issue 3): PCA-32 about 0.0168; the ConvAE at or below 0.0062 after 10 epochs
 (PyTorch, same model: 0.0070 after 5 epochs, 0.0057 after 10). Measured with seed 0: PCA-32 0.0168, dense
-AE 0.0076, ConvAE 0.0071 after 5 epochs and 0.0056 after 10, with a quarter of the dense AE's parameters
-but about 9 times its training time (12.8 against 1.4 minutes on a shared 2-core machine, one thread).
+AE 0.0077, ConvAE 0.0071 after 5 epochs and 0.0057 after 10, with a quarter of the dense AE's parameters
+but about 8 times its training time (4.1 against 0.5 minutes on one thread of a quiet 2-core machine).
 
 What to look at
 ---------------
