@@ -1,6 +1,6 @@
 """Regenerate the PyTorch curves that walkthrough 08 draws beside npae's: the same VAE, trained in PyTorch.
 
-    python -m benchmarks.vae_pytorch_reference                 # 30 epochs, scored after 10, 20, 30: ~1 h on 1 core
+    python -m benchmarks.vae_pytorch_reference                 # 30 epochs, scored after 10, 20, 30: ~20 min on 1 core
     python -m benchmarks.vae_pytorch_reference --epochs 2 --score-epochs 1 2 --k 10 --n-test 500 --out /tmp/ref.json
 
 The model and recipe are walkthrough 08's: ``npae.mlp_vae(latent_dim=32, seed=0)`` (784-512-256-(mu, logvar) 32
