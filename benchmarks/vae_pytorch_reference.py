@@ -14,7 +14,7 @@ mean over the test images of the ELBO (one z per image) and of the importance-we
 
 The result goes to ``walkthroughs/recorded/pytorch_vae.json`` (``--out``) with the torch version, the recipe
 and the data, which the walkthrough's legend quotes. PyTorch is optional: without it the script says so and
-exits. It uses one thread (``--threads``): it runs for an hour, and its time is not the measurement.
+exits. It uses one thread (``--threads``): its time is not the measurement.
 """
 
 from __future__ import annotations
