@@ -296,7 +296,7 @@ def conv2d_forward_direct(x, w, b, ph, pw, stack, y):
     n_img, n_in = x.shape[0], x.shape[1]
     n_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
-    fh, fw, longest, width = stack_layout(x.shape[2], x.shape[3], ho, wo, kh, kw, ph, pw, stack)
+    fh, fw, _, width = stack_layout(x.shape[2], x.shape[3], ho, wo, kh, kw, ph, pw, stack)
     frame = fh * fw
     blocked = n_out - n_out % CHANNEL_BLOCK
     for k in prange((n_img + stack - 1) // stack):
@@ -433,8 +433,9 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
         zero = part[0, 0, 0, 0]
         flat = np.empty((n_in, width), dtype=partial.dtype)
         d = np.empty((CHANNEL_BLOCK, longest), dtype=partial.dtype)
-        for first in range(g * n_img // n_groups, (g + 1) * n_img // n_groups, stack):
-            last = min(first + stack, (g + 1) * n_img // n_groups)
+        start, end = g * n_img // n_groups, (g + 1) * n_img // n_groups  # group g's run of images
+        for first in range(start, end, stack):
+            last = min(first + stack, end)
             span = stacked_span(last - first, frame, ho, fw, wo)
             pad_stack(x, first, last - first, ph, pw, fh, fw, flat)
             for o in range(0, blocked, CHANNEL_BLOCK):
