@@ -84,19 +84,12 @@ def pad_stack(x, first, count, ph, pw, fh, fw, out):
         fill(out[c, count * frame :], 0)
 
 
-@kernel
-def pad_channels(x, ph, pw, hp, wp, out):
-    """``pad_plane`` for each channel ``c`` of a (C, H, W) image into row ``c`` of ``out``, (C, Hp Wp + tail)."""
-    for c in range(x.shape[0]):
-        pad_plane(x[c], ph, pw, hp, wp, out[c])
-
-
 @parallel_kernel
 def pad_images(x, ph, pw, out):
     """``out[n, c, i + ph, j + pw] = x[n, c, i, j]``, zeros elsewhere, for every image of the batch."""
     n_ch, hp, wp = out.shape[1], out.shape[2], out.shape[3]
     for n in prange(x.shape[0]):
-        pad_channels(x[n], ph, pw, hp, wp, out[n].reshape(n_ch, hp * wp))
+        pad_stack(x, n, 1, ph, pw, hp, wp, out[n].reshape(n_ch, hp * wp))  # a stack of one image
 
 
 @parallel_kernel
