@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import npae
 from npae.backends import fast, reference
-from npae.backends.fast import blas, conv
+from npae.backends.fast import blas, conv, jit
 from npae.backends.fast.conv import choose_path, forward_by_path, input_grad_by_path, weight_grad_by_path
 from npae.backends.fast.workspace import Workspace
 from test_operations import AWKWARD, close, geometries
@@ -260,6 +260,24 @@ def test_the_fast_backend_runs_without_numba_compilation():
     result = subprocess.run([sys.executable, "-c", NO_JIT], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no-jit ok" in result.stdout
+
+
+SPIN_SETTING = "import os, npae.backends.fast; print(os.getenv('GOMP_SPINCOUNT'), os.getenv('OMP_WAIT_POLICY'))"
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({}, f"{jit.SPIN_COUNT} None"),  # nothing set: a short spin
+    ({"OMP_WAIT_POLICY": "passive"}, "None passive"),  # the user's choices stand
+    ({"GOMP_SPINCOUNT": "0"}, "0 None"),
+    ({"NUMBA_THREADING_LAYER": "workqueue"}, "None None"),  # no OpenMP pool: nothing to set
+])
+def test_openmp_threads_spin_briefly_between_loops_unless_the_user_chose(given, expected):
+    chosen = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")
+    env = {k: v for k, v in os.environ.items() if k not in chosen}
+    result = subprocess.run([sys.executable, "-c", SPIN_SETTING], env=dict(env, **given), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == expected.split()
 
 
 PAGE_FAULTS = textwrap.dedent(

@@ -17,19 +17,22 @@ the options below: after changing ``OPTIONS`` or ``FASTMATH``, delete the ``*.nb
 changing ``vector_exp.py``, delete the caches of the kernels that inline it (``elementwise``, ``likelihood``). ``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns
 the long inner sums of the convolutions into vector instructions; it never assumes away NaN or infinity.
 
-Thread pool. Unless ``NUMBA_THREADING_LAYER`` is set, npae asks Numba for its OpenMP layer with passive waiting
-(``OMP_WAIT_POLICY=passive``, unless set), and for the ``workqueue`` layer where OpenMP is missing. A training
-step enters a parallel loop a few dozen times, with a little serial work in between, so what matters is how the
-pool's threads wait between loops:
+Thread pool. Unless ``NUMBA_THREADING_LAYER`` is set, npae asks Numba for its OpenMP layer, and for the
+``workqueue`` layer where OpenMP is missing. A training step enters a parallel loop a few dozen times, with a
+little serial work in between (Python, the next layer's set-up), so what matters is how the pool's threads wait
+between loops:
 
-- OpenMP's default lets a finished thread spin for a while; when another process holds one of the cores, the
-  spinning thread takes the time its sibling needs, and every parallel loop then costs a scheduler time slice.
 - The ``workqueue`` pool sleeps at once, but the calling thread hands all the work to the pool's own threads and
   waits: each loop wakes every worker, and on a machine with other (even low-priority) work a woken thread can
   wait a time slice for its core.
-- Passive OpenMP sleeps at once too, and the calling thread works as one of the team, so a loop on two threads
-  wakes only one: as good as the workqueue on a busy machine and much faster on a shared one
-  (benchmarks/README.md has the measurements).
+- OpenMP's calling thread works as one of the team, so a loop on two threads wakes only one. How long a
+  finished thread spins before it sleeps is ``GOMP_SPINCOUNT`` (roughly 100,000 spins per millisecond). GNU
+  OpenMP's default, 3 ms, lets spinning threads take the time slices a competing process needs, and then every
+  loop waits a time slice; with ``OMP_WAIT_POLICY=passive`` (no spinning) every loop pays for a wake-up instead,
+  which on a virtual machine takes 100-150 microseconds, as long as many of the loops themselves.
+- So npae sets ``GOMP_SPINCOUNT`` to ``SPIN_COUNT`` (about 0.1 ms: longer than the serial gaps between the loops
+  of a step, far shorter than a time slice) unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set already.
+  benchmarks/README.md has the measurements.
 
 npae's kernels never nest parallel loops. GNU OpenMP does not survive ``fork()`` in a process that has used it
 (Numba stops such a child with an error): start worker processes with ``spawn``, or set
@@ -42,8 +45,11 @@ import os
 
 import numba
 
+SPIN_COUNT = 10_000
+
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read by libgomp when Numba's OpenMP layer loads
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)  # read by libgomp when Numba's OpenMP layer loads
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
     numba.config.THREADING_LAYER = "default"
 
