@@ -217,6 +217,7 @@ def check_convolution(geometry, out_channels, seed):
                  conv_input_grad_oracle(dy, weight, (h, w), stride, padding))
     assert close(ops.conv2d_weight_grad(x, dy, kernel, stride, padding),
                  conv_weight_grad_oracle(x, dy, kernel, stride, padding))
+    assert close(ops.conv2d_bias_grad(dy), np.einsum("nohw->o", dy))
 
 
 @pytest.mark.parametrize("name", BACKENDS)
@@ -241,7 +242,7 @@ def test_convolution_keeps_the_dtype(backend_name, dtype, channels):
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = ops.conv2d_input_grad(dy, weight, (6, 6), (1, 1), (1, 1))
     dw = ops.conv2d_weight_grad(x, dy, (3, 3), (1, 1), (1, 1))
-    assert y.dtype == dx.dtype == dw.dtype == dtype
+    assert y.dtype == dx.dtype == dw.dtype == ops.conv2d_bias_grad(dy).dtype == dtype
     tol = 1e-5 if dtype == np.float32 else EXACT
     assert close(y, conv_oracle(x.astype(np.float64), weight.astype(np.float64), np.zeros(o), (1, 1), (1, 1)), tol)
 

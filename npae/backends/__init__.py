@@ -27,6 +27,7 @@ The operations (``x`` images (N, C, H, W), ``W`` (O, C, KH, KW), ``stride``/``pa
 ``conv2d_forward(x, w, b, stride, padding)``            ``y[n,o,i,j] = b[o] + sum_{c,a,e} W[o,c,a,e] xp[n,c,i sh+a,j sw+e]``
 ``conv2d_input_grad(dy, w, input_hw, stride, padding)`` ``dx``: ``dxp[n,c,i sh+a,j sw+e] += W[o,c,a,e] dy[n,o,i,j]``, cropped
 ``conv2d_weight_grad(x, dy, kernel_hw, stride, padding)`` ``dW[o,c,a,e] = sum_{n,i,j} dy[n,o,i,j] xp[n,c,i sh+a,j sw+e]``
+``conv2d_bias_grad(dy)``                                ``db[o] = sum_{n,i,j} dy[n,o,i,j]``
 ``max_pool2d_forward(x, kernel, stride, padding)``      ``(y, argmax)``: window maxima, flat index of each first maximum
 ``max_pool2d_backward(dy, argmax, input_shape)``        ``dx.flat[argmax] += dy``, plane by plane
 ``avg_pool2d_forward(x, kernel, stride, padding)``      ``y = sum(zero-padded window) / (KH KW)``
@@ -56,7 +57,7 @@ import os
 BACKENDS = ("reference", "fast")
 
 OPERATIONS = (
-    "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad",
+    "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad", "conv2d_bias_grad",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "upsample_nearest", "upsample_nearest_backward", "upsample_bilinear", "upsample_bilinear_backward",
     "matmul", "sigmoid", "relu", "relu_backward", "adam_update", "bernoulli_nll_of_samples", "tsne_gradient",

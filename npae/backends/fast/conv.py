@@ -444,6 +444,21 @@ def conv2d_weight_grad_direct(x, dy, ph, pw, stack, partial):
                         _correlate_row_single(part[o, c, a], d[0], flat[c, a * fw :], span, zero)
 
 
+@parallel_fast_kernel
+def channel_sums(dy, out):
+    """``out[o] = sum_{n, i, j} dy[n, o, i, j]``, the channels shared among the threads. Each channel is summed by
+    one thread in float64, in an order that does not depend on the thread count."""
+    n_img, n_ch = dy.shape[0], dy.shape[1]
+    size = dy.shape[2] * dy.shape[3]
+    for o in prange(n_ch):
+        total = 0.0
+        for n in range(n_img):
+            plane = dy[n, o].reshape(size)
+            for t in range(size):
+                total += plane[t]
+        out[o] = total
+
+
 # ----------------------------------------------------------------------------------------------
 # The operations
 # ----------------------------------------------------------------------------------------------
@@ -494,6 +509,13 @@ def conv2d_weight_grad(x, dy, kernel_hw, stride, padding):
 def conv2d_input_grad(dy, w, input_hw, stride, padding):
     """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``, cropped."""
     return input_grad_by_path(choose_path(w.shape[1], w.shape[0], stride), dy, w, input_hw, stride, padding)
+
+
+def conv2d_bias_grad(dy):
+    """``db[o] = sum_{n, i, j} dy[n, o, i, j]`` (NumPy's ``dy.sum(axis=(0, 2, 3))`` runs on one thread)."""
+    db = np.empty(dy.shape[1], dtype=dy.dtype)
+    channel_sums(np.ascontiguousarray(dy), db)
+    return db
 
 
 def forward_by_path(path, x, w, b, stride, padding):

@@ -62,6 +62,11 @@ def conv2d_input_grad(dy, w, input_hw, stride, padding):
     return dxp[:, :, ph : ph + h, pw : pw + wd].copy()
 
 
+def conv2d_bias_grad(dy):
+    """``db[o] = sum_{n, i, j} dy[n, o, i, j]``: channel ``o``'s bias is added at every output position."""
+    return dy.sum(axis=(0, 2, 3))
+
+
 def conv2d_weight_grad(x, dy, kernel_hw, stride, padding):
     """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]``."""
     xp = _pad(x, padding)

@@ -98,7 +98,7 @@ class Conv2D(_Convolutional):
         """``dW`` and ``db`` as in ``backward``, without ``dx`` (a first layer, whose input is data)."""
         dy = check_gradient(self, dy, self._output)
         self.grads["W"] = ops.conv2d_weight_grad(self._x, dy, self.kernel_size, self.stride, self.padding)
-        self.grads["b"] = dy.sum(axis=(0, 2, 3))
+        self.grads["b"] = ops.conv2d_bias_grad(dy)
 
 
 @serializable
@@ -161,7 +161,7 @@ class Conv2DTranspose(_Convolutional):
         """``dW`` and ``db`` as in ``backward``, without ``dx``."""
         dy = check_gradient(self, dy, self._output)
         self.grads["W"] = ops.conv2d_weight_grad(dy, self._x, self.kernel_size, self.stride, self.padding)
-        self.grads["b"] = dy.sum(axis=(0, 2, 3))
+        self.grads["b"] = ops.conv2d_bias_grad(dy)
 
     def get_config(self):
         return {**super().get_config(), "output_padding": list(self.output_padding)}
