@@ -44,6 +44,11 @@ STEPS = {"dense": 30, "conv": 10, "vae": 30}  # training steps per timed chunk (
 WARMUP_STEPS = 5
 CHUNKS = 3
 
+# The environment the benchmark started in, for every worker. npae's fast backend writes its OpenMP setting
+# (GOMP_SPINCOUNT, npae/backends/fast/jit.py) into os.environ when imported, and this process imports it to
+# count FLOPs: workers inheriting os.environ would run torch's OpenMP threads with npae's setting, not the user's.
+USER_ENVIRONMENT = dict(os.environ)
+
 
 # ----------------------------------------------------------------------------------------------
 # inside a worker process
@@ -110,17 +115,24 @@ def run_worker(name, threads, library="npae", env_extra=None, **fields):
 
     Torch workers use npae's reference backend (they only build the initial weights with npae), so that no
     Numba thread pool is ever loaded beside torch's."""
-    env = dict(os.environ, **(env_extra or {}))
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[var] = str(threads)
-    env["NPAE_BACKEND"] = "reference" if library == "torch" else env.get("NPAE_BACKEND", "fast")
     task = dict(fields, name=name, threads=threads, library=library)
     cmd = [sys.executable, "-m", "benchmarks.train_speed", "--worker", json.dumps(task)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = worker_environment(threads, library, env_extra)
     done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark worker failed ({task}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worker_environment(threads, library, env_extra=None):
+    """The user's environment (``USER_ENVIRONMENT``), ``env_extra``, every thread-count variable set to
+    ``threads``, and the reference backend for torch workers."""
+    env = dict(USER_ENVIRONMENT, **(env_extra or {}))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = str(threads)
+    env["NPAE_BACKEND"] = "reference" if library == "torch" else env.get("NPAE_BACKEND", "fast")
+    return env
 
 
 def spread(values):
