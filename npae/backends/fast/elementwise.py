@@ -88,17 +88,12 @@ def _sigmoid_from_exp(x, out, mantissas, scales):
         out[i] = s if v == v else v
 
 
-@fast_kernel
-def _exp_of_minus_abs(x, mantissas, powers):
-    exp_of_minus_abs(x, mantissas, powers)
-
-
 @inline_kernel
 def _sigmoid_float32_part(x, out):
     """The two passes as two separately compiled kernels: inlined into one function, LLVM left the second
     loop scalar (benchmarks/README.md has the measurement)."""
     mantissas, powers = np.empty(x.size, np.float32), np.empty(x.size, np.int32)
-    _exp_of_minus_abs(x, mantissas, powers)
+    exp_of_minus_abs(x, mantissas, powers)
     _sigmoid_from_exp(x, out, mantissas, powers.view(np.float32))
 
 

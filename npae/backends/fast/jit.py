@@ -13,9 +13,10 @@ All of them use NumPy's error model for division (see ``OPTIONS``).
 machine pays the compile time. Numba keys that cache on each kernel's own source file and function, not on
 the options below: after changing ``OPTIONS`` or ``FASTMATH``, delete the ``*.nbi``/``*.nbc`` files under
 ``npae/`` or stale machine code is loaded. For the same reason every kernel wraps its own Python function
-(a test checks it). Numba does not follow inlined helpers into other files either: after
-changing ``vector_exp.py``, delete the caches of the kernels that inline it (``elementwise``, ``likelihood``). ``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns
-the long inner sums of the convolutions into vector instructions; it never assumes away NaN or infinity.
+(a test checks it). Numba does not follow the kernels a kernel calls into other files either: after changing
+``vector_exp.py``, delete the caches of the kernels that call it (``elementwise``, ``likelihood``).
+``FASTMATH`` lets LLVM reorder and fuse multiply-adds, which is what turns the long inner sums of the
+convolutions into vector instructions; it never assumes away NaN or infinity.
 
 Thread pool. Unless ``NUMBA_THREADING_LAYER`` is set, npae asks Numba for its OpenMP layer, and for the
 ``workqueue`` layer where OpenMP is missing. A training step enters a parallel loop a few dozen times, with a

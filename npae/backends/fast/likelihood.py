@@ -27,14 +27,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .jit import inline_kernel, parallel_fast_kernel
+from .elementwise import PARALLEL_SIZE
+from .jit import fast_kernel, inline_kernel, parallel_fast_kernel
 from .vector_exp import exp_of_minus_abs
 
 ROWS_PER_TASK = 16  # rows one thread scores with one pair of scratch arrays
 _F = np.float32
 
 
-@inline_kernel
+@fast_kernel
 def _sum_log1p(mantissas, scales):
     """``sum_d log1p(e_d)`` with ``e_d = mantissas[d] * scales[d]``, through ``log1p(e) = 2 atanh(e / (2 + e))``."""
     total = _F(0)
@@ -47,7 +48,7 @@ def _sum_log1p(mantissas, scales):
     return total
 
 
-@inline_kernel
+@fast_kernel
 def _sum_linear_part(logits, x):
     """``sum_d max(l_d, 0) - x_d l_d``."""
     total = _F(0)
@@ -56,16 +57,28 @@ def _sum_linear_part(logits, x):
     return total
 
 
+@inline_kernel
+def _score_rows(logits, x, k, first, stop, out):
+    """``out[r] = nll_r`` for rows ``first <= r < stop``, with one pair of scratch arrays."""
+    n_pixels = logits.shape[1]
+    mantissas = np.empty(n_pixels, np.float32)
+    powers = np.empty(n_pixels, np.int32)
+    scales = powers.view(np.float32)
+    for row in range(first, stop):
+        exp_of_minus_abs(logits[row], mantissas, powers)
+        out[row] = _sum_linear_part(logits[row], x[row // k]) + _sum_log1p(mantissas, scales)
+
+
 @parallel_fast_kernel
 def _bernoulli_nll_of_samples_vectorised(logits, x, k, out):
-    n_rows, n_pixels = logits.shape
+    n_rows = logits.shape[0]
     for task in numba.prange((n_rows + ROWS_PER_TASK - 1) // ROWS_PER_TASK):
-        mantissas = np.empty(n_pixels, np.float32)
-        powers = np.empty(n_pixels, np.int32)
-        scales = powers.view(np.float32)
-        for row in range(task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK)):
-            exp_of_minus_abs(logits[row], mantissas, powers)
-            out[row] = _sum_linear_part(logits[row], x[row // k]) + _sum_log1p(mantissas, scales)
+        _score_rows(logits, x, k, task * ROWS_PER_TASK, min(n_rows, (task + 1) * ROWS_PER_TASK), out)
+
+
+@fast_kernel
+def _bernoulli_nll_of_samples_vectorised_serial(logits, x, k, out):
+    _score_rows(logits, x, k, 0, logits.shape[0], out)
 
 
 @parallel_fast_kernel
@@ -82,6 +95,11 @@ def _bernoulli_nll_of_samples_exact(logits, x, k, out):
 def bernoulli_nll_of_samples(logits, x, k):
     """``sum_d softplus(l_rd) - x_{r // k, d} l_rd`` for every row ``r`` of ``logits`` (B k, D); ``x`` is (B, D)."""
     out = np.empty(logits.shape[0], dtype=logits.dtype)
-    kernel = _bernoulli_nll_of_samples_vectorised if logits.dtype == np.float32 else _bernoulli_nll_of_samples_exact
+    if logits.dtype != np.float32:
+        kernel = _bernoulli_nll_of_samples_exact
+    elif logits.size >= PARALLEL_SIZE:
+        kernel = _bernoulli_nll_of_samples_vectorised
+    else:  # a training batch: waking the threads (which BLAS's may be holding) costs more than the pass
+        kernel = _bernoulli_nll_of_samples_vectorised_serial
     kernel(np.ascontiguousarray(logits), np.ascontiguousarray(x, dtype=logits.dtype), k, out)
     return out
