@@ -101,6 +101,21 @@ def test_elementwise_kernels_on_threads_agree_with_the_reference(dtype):
     np.testing.assert_allclose(fast.sigmoid(x), reference.sigmoid(x), rtol=4 * np.finfo(dtype).eps)
 
 
+def test_likelihood_of_a_large_batch_on_threads_agrees_with_small_batches_on_one():
+    """From ``PARALLEL_SIZE`` logits on the float32 likelihood is shared among the threads (an IW evaluation);
+    below it (a training batch, test_operations.py) it runs on the calling thread. Each row is scored by the
+    same loops either way, so the bits agree."""
+    rng = np.random.default_rng(0)
+    rows = 2 * (fast.elementwise.PARALLEL_SIZE // (2 * 784) + 10)
+    logits = (rng.standard_normal((rows, 784)) * 3).astype(np.float32)
+    x = (rng.random((rows // 2, 784)) < 0.5).astype(np.float32)
+    threaded = fast.bernoulli_nll_of_samples(logits, x, 2)
+    serial = np.concatenate([fast.bernoulli_nll_of_samples(logits[r : r + 40], x[r // 2 : (r + 40) // 2], 2)
+                             for r in range(0, rows, 40)])
+    np.testing.assert_array_equal(threaded, serial)
+    np.testing.assert_allclose(threaded, reference.bernoulli_nll_of_samples(logits, x, 2), rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nearest_upsampling_by_two_has_its_own_kernels_which_agree_with_the_general_ones(dtype):
     """Scale (2, 2) takes unrolled kernels; they must give what the general ones and the reference give

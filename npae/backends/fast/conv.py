@@ -1,4 +1,4 @@
-"""2-D convolution, its input gradient and its weight gradient: the fast implementations.
+"""2-D convolution, its input gradient, its weight gradient and its bias gradient: the fast implementations.
 
 The maps and their derivation are in ``npae.backends.reference.conv`` (read that first); the notation is the same:
 ``x`` (N, C, H, W), ``W`` (O, C, KH, KW), stride ``(sh, sw)``, padding ``(ph, pw)``, ``xp`` the padded input.
