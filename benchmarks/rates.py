@@ -4,7 +4,9 @@
   1024) on ``threads`` threads. A tuned GEMM is the fastest float32 arithmetic this machine does from Python,
   so it is the peak the models' rates are compared with (one FMA counts as 2 FLOPs).
 - ``conv_kernel_rates()``: GMAC/s (multiply-adds per second) of the fast backend's three convolution
-  kernels on the four convolutions of the ConvAE at batch 200, on Numba's current thread count.
+  kernels on the four convolutions of the ConvAE at batch 200, on Numba's current thread count, and the path
+  each took. The multiply-adds counted are the direct sum's, whatever the path: Winograd's does 16 of every
+  36 of them, so its rate can pass the machine's peak.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ def conv_macs(x_shape, w_shape):
 
 
 def conv_kernel_rates(repeats=15):
-    """``{conv name: {kernel: {"gmacs": best, "median_gmacs": ..., "ms": median}}}`` on the fast backend."""
+    """``{conv name: {kernel: {"gmacs": best, "median_gmacs": ..., "ms": median, "path": ...}}}`` on the fast
+    backend."""
     from npae.backends import fast
+    from npae.backends.fast.conv import choose_path, direct_or_gemm
 
     rng = np.random.default_rng(0)
     out = {}
@@ -78,9 +82,12 @@ def conv_kernel_rates(repeats=15):
             "weight grad": lambda: fast.conv2d_weight_grad(x, dy, w_shape[2:], (1, 1), padding),
         }
         macs = conv_macs(x_shape, w_shape)
+        path = choose_path(x_shape[0], x_shape[1], w_shape[0], x_shape[2:], w_shape[2:], (1, 1), padding)
+        paths = {"forward": path, "input grad": path,  # the weight gradient has no Winograd form (conv.py)
+                 "weight grad": direct_or_gemm(x_shape[1], w_shape[0], (1, 1)) if path == "winograd" else path}
         out[name] = {}
         for kernel, call in calls.items():
             best, median = best_seconds(call, repeats)
             out[name][kernel] = {"gmacs": macs / best / 1e9, "median_gmacs": macs / median / 1e9,
-                                 "ms": 1000 * median, "mmacs": macs / 1e6}
+                                 "ms": 1000 * median, "mmacs": macs / 1e6, "path": paths[kernel]}
     return out

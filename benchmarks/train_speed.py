@@ -245,10 +245,12 @@ def print_report(results):
                 print(f"  {label:48} {forward / 1e6:8.1f} + {backward / 1e6:8.1f}")
     for threads, kernels in results.get("kernels", {}).items():
         print(f"\nConvolution kernels (fast backend, ConvAE shapes, batch {BATCH}, float32, {threads} thread(s)): "
-              "GMAC/s, best (median) of 15 calls")
-        print(f"{'convolution':18}" + "".join(f"{k:>22}" for k in ("forward", "input grad", "weight grad")))
+              "GMAC/s, best (median) of 15 calls, and the path (w: Winograd, d: direct, g: matrix product). The "
+              "multiply-adds counted are the direct sum's; Winograd's path does 16 of every 36.")
+        print(f"{'convolution':18}" + "".join(f"{k:>24}" for k in ("forward", "input grad", "weight grad")))
         for conv, rates in kernels.items():
-            print(f"{conv:18}" + "".join(f"{r['gmacs']:>14.1f} ({r['median_gmacs']:5.1f})" for r in rates.values()))
+            print(f"{conv:18}" + "".join(f"{r['gmacs']:>14.1f} ({r['median_gmacs']:5.1f}) {r.get('path', '?')[0]}"
+                                         for r in rates.values()))
     if "iw" in results:
         iw = results["iw"]
         per = 10000 / iw["images"] / 60

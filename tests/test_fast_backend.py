@@ -140,11 +140,99 @@ def test_nearest_upsampling_by_two_has_its_own_kernels_which_agree_with_the_gene
                                atol=4 * np.finfo(dtype).eps)
 
 
-def test_choose_path_goes_direct_for_the_convae_and_gemm_for_wide_or_strided_convolutions():
-    for channels in [(1, 16), (16, 32), (32, 16), (16, 1), (32, 32)]:
-        assert choose_path(*channels, (1, 1)) == "direct"
-    assert choose_path(64, 64, (1, 1)) == "gemm"
-    assert choose_path(1, 1, (2, 1)) == "gemm"
+def test_choose_path_takes_winograd_for_wide_3x3_same_convolutions_direct_for_narrow_and_gemm_for_the_rest():
+    def path(n, c, o, hw=(14, 14), kernel=(3, 3), stride=(1, 1), padding=(1, 1)):
+        return choose_path(n, c, o, hw, kernel, stride, padding)
+
+    # the ConvAE at batch 200: its 14x14 layers take Winograd, its 28x28 ones (one channel in or out) stay direct
+    assert path(200, 16, 32) == path(200, 32, 16) == "winograd"
+    assert path(200, 1, 16, (28, 28)) == path(200, 16, 1, (28, 28)) == "direct"
+    assert path(200, 16, 16) == path(200, 6, 96) == "direct"  # too few channel pairs; channels not in fours
+    assert path(16, 16, 32) == "direct"  # too few images to keep the threads busy
+    assert path(200, 16, 32, (48, 48)) == "direct"  # larger than measured
+    assert path(200, 64, 64) == "winograd"
+    assert path(200, 64, 64, kernel=(5, 5), padding=(2, 2)) == path(200, 64, 64, padding=(0, 0)) == "gemm"
+    assert path(200, 1, 1, stride=(2, 1)) == "gemm"
+
+
+#: (N, C, O, H, W) for the Winograd path: N short of a group of eight, below and above it; odd and one-pixel sides
+WINOGRAD = [(9, 4, 4, 5, 7), (17, 8, 12, 6, 6), (3, 4, 8, 1, 3), (8, 12, 4, 2, 1), (33, 16, 32, 14, 14)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", WINOGRAD)
+def test_winograd_path_matches_the_reference(geometry, dtype):
+    """The forward pass and the input gradient by Winograd's F(2x2, 3x3) (the weight gradient on this path is the
+    direct one), in the input's dtype."""
+    n, c, o, h, w = geometry
+    rng = np.random.default_rng(n)
+    x, weight = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((o, c, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(o).astype(dtype)
+    dy = rng.standard_normal((n, o, h, w)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    got = {"y": forward_by_path("winograd", x, weight, bias, (1, 1), (1, 1)),
+           "dx": input_grad_by_path("winograd", dy, weight, (h, w), (1, 1), (1, 1)),
+           "dW": weight_grad_by_path("winograd", x, dy, (3, 3), (1, 1), (1, 1))}
+    want = {"y": reference.conv2d_forward(x, weight, bias, (1, 1), (1, 1)),
+            "dx": reference.conv2d_input_grad(dy, weight, (h, w), (1, 1), (1, 1)),
+            "dW": reference.conv2d_weight_grad(x, dy, (3, 3), (1, 1), (1, 1))}
+    for key in got:
+        assert got[key].dtype == dtype and close(got[key], want[key], tol), key
+
+
+def test_winograd_path_keeps_images_apart_and_gives_the_same_bits_on_any_number_of_threads():
+    """The vector lanes hold eight images side by side: a NaN in one must reach no other image's outputs; and
+    each group of eight images is computed whole by one thread, so one thread and two give the same bits."""
+    rng = np.random.default_rng(0)
+    x, weight = rng.standard_normal((19, 8, 6, 5)).astype(np.float32), rng.standard_normal((8, 8, 3, 3))
+    weight, bias = weight.astype(np.float32), np.zeros(8, np.float32)
+    x[10, 3, 2, 2] = np.nan
+    y = forward_by_path("winograd", x, weight, bias, (1, 1), (1, 1))
+    others = np.arange(19) != 10
+    assert np.isnan(y[10]).any() and np.isfinite(y[others]).all()
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        alone = forward_by_path("winograd", x, weight, bias, (1, 1), (1, 1))
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(alone, y)
+
+
+def test_convolutional_layers_of_the_convae_agree_on_both_backends_through_the_winograd_path():
+    """At 40 images the ConvAE's 14x14 convolutions take the Winograd path (the model tests train on smaller
+    batches): a Conv2D layer's forward and backward passes on the fast backend agree with the reference."""
+    from npae.core.layers.conv import Conv2D
+
+    layer = Conv2D(16, 32, 3, padding=1, rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((40, 16, 14, 14)).astype(np.float32)
+    dy = np.random.default_rng(2).standard_normal((40, 32, 14, 14)).astype(np.float32)
+    assert choose_path(40, 16, 32, (14, 14), (3, 3), (1, 1), (1, 1)) == "winograd"
+    results = {}
+    for name in ("reference", "fast"):
+        with npae.backend(name):
+            y = layer.forward(x)
+            dx = layer.backward(dy)
+            results[name] = (y, dx, layer.grads["W"].copy(), layer.grads["b"].copy())
+    for got, want in zip(results["fast"], results["reference"]):
+        assert got.dtype == np.float32 and close(got, want, 1e-5)
+
+
+def test_lanes_are_single_vector_operations_on_eight_values():
+    """``npae.backends.fast.lanes``: load, store, broadcast, multiply-add, add and subtract, as NumPy computes them."""
+    from npae.backends.fast import lanes
+
+    @numba.njit
+    def combine(a, b, out):
+        x, y = lanes.load(a, 1), lanes.load(b, 0)
+        lanes.store(out, 0, lanes.muladd(lanes.splat(a, 0), x, y))
+        lanes.store(out, 8, lanes.sub(lanes.add(x, y), lanes.zeros(a)))
+
+    a, b = np.arange(1.0, 10.0, dtype=np.float32), np.linspace(-1, 1, 8, dtype=np.float32)
+    out = np.empty(16, np.float32)
+    combine(a, b, out)
+    np.testing.assert_array_equal(out[:8], a[0] * a[1:9] + b)
+    np.testing.assert_array_equal(out[8:], a[1:9] + b)
 
 
 def test_scratch_is_reused_across_calls():

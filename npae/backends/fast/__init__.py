@@ -1,6 +1,7 @@
 """The fast backend: the operations of ``npae.backends`` with Numba kernels, scratch memory and a BLAS policy.
 
-- ``conv``: convolution forward, input gradient, weight and bias gradients, by a direct loop or im2col + BLAS;
+- ``conv``: convolution forward, input gradient, weight and bias gradients, by a direct loop, by Winograd's
+  F(2x2, 3x3) (``winograd``, on explicit vectors from ``lanes``) or by im2col + BLAS;
 - ``pooling``: max pooling (first-maximum routing) and average pooling, forward and backward;
 - ``upsampling``: nearest and bilinear upsampling, forward and backward;
 - ``elementwise``: ReLU's backward and the sigmoid in one pass each, and ``matmul``;

@@ -41,9 +41,10 @@ from numba import prange
 from ...core.functions import conv_output_size as output_size
 from .jit import inline_kernel, kernel, parallel_fast_kernel, parallel_kernel
 from .rows import copy, fill
+from .winograd import conv2d_forward_winograd
 from .workspace import Workspace
 
-PATHS = ("gemm", "direct")
+PATHS = ("gemm", "direct", "winograd")
 
 
 # dW is summed in this many partial sums (one per group of images), a fixed number so that the summation
@@ -468,6 +469,16 @@ def channel_sums(dy, out):
 #: product for a blocked matrix product (benchmarks/README.md has the measurements).
 DIRECT_MAX_CHANNEL_PRODUCT = 32 * 32
 
+#: The Winograd path (``npae.backends.fast.winograd``) against the direct one on 3x3 'same' convolutions, batch
+#: 200, 2 threads, in two runs (benchmarks/README.md): 16->32 at 14x14 1.57 times as fast (both runs), 32->16
+#: 1.36-1.45, 32->32 1.27-1.48, 16->32 at 28x28 1.12-1.54; with fewer channels the transforms weigh more
+#: against the saved multiplications (16->16 0.94-1.21, 8->32 1.25, 1->16 0.52-0.59). Against the
+#: matrix-product path from 64->64 on: 1.9-3.4 times as fast. A thread takes whole groups of eight images, so
+#: small batches leave threads idle (16 images: 0.68-0.98, 8: 0.42-0.45; 32: 1.22). Sides up to 32 measured.
+WINOGRAD_MIN_CHANNEL_PRODUCT = 512
+WINOGRAD_MIN_IMAGES = 32
+WINOGRAD_MAX_SIDE = 32
+
 #: positions a direct kernel's pass over a row should cover (see the module docstring): with one 14x14 image
 #: per pass the loop setup cost 3-10% of the ConvAE's kernels, with two it stops mattering (benchmarks/README.md)
 STACK_POSITIONS = 512
@@ -489,7 +500,20 @@ def images_per_stack(out_hw, kernel_hw):
     return max(1, STACK_POSITIONS // frame)
 
 
-def choose_path(in_channels, out_channels, stride):
+def choose_path(n_images, in_channels, out_channels, image_hw, kernel_hw, stride, padding):
+    """``"winograd"`` for 3x3 'same' convolutions (stride 1, padding 1) with channels in fours, at least
+    ``WINOGRAD_MIN_CHANNEL_PRODUCT`` channel pairs, ``WINOGRAD_MIN_IMAGES`` images and sides up to
+    ``WINOGRAD_MAX_SIDE``; otherwise ``direct_or_gemm``. The choice depends on the shapes only (never on the
+    thread count), so a run gives the same bits on any number of threads."""
+    if (tuple(kernel_hw) == (3, 3) and tuple(stride) == (1, 1) and tuple(padding) == (1, 1)
+            and in_channels % 4 == 0 and out_channels % 4 == 0
+            and in_channels * out_channels >= WINOGRAD_MIN_CHANNEL_PRODUCT and n_images >= WINOGRAD_MIN_IMAGES
+            and max(image_hw) <= WINOGRAD_MAX_SIDE):
+        return "winograd"
+    return direct_or_gemm(in_channels, out_channels, stride)
+
+
+def direct_or_gemm(in_channels, out_channels, stride):
     """``"direct"`` for stride-1 convolutions with ``in * out <= 1024`` channels, ``"gemm"`` otherwise."""
     if tuple(stride) != (1, 1) or in_channels * out_channels > DIRECT_MAX_CHANNEL_PRODUCT:
         return "gemm"
@@ -498,17 +522,20 @@ def choose_path(in_channels, out_channels, stride):
 
 def conv2d_forward(x, w, b, stride, padding):
     """``y[n, o, i, j] = b[o] + sum_{c, a, e} W[o, c, a, e] xp[n, c, i sh + a, j sw + e]``."""
-    return forward_by_path(choose_path(x.shape[1], w.shape[0], stride), x, w, b, stride, padding)
+    path = choose_path(x.shape[0], x.shape[1], w.shape[0], x.shape[2:], w.shape[2:], stride, padding)
+    return forward_by_path(path, x, w, b, stride, padding)
 
 
 def conv2d_weight_grad(x, dy, kernel_hw, stride, padding):
     """``dW[o, c, a, e] = sum_{n, i, j} dy[n, o, i, j] xp[n, c, i sh + a, j sw + e]``."""
-    return weight_grad_by_path(choose_path(x.shape[1], dy.shape[1], stride), x, dy, kernel_hw, stride, padding)
+    path = choose_path(x.shape[0], x.shape[1], dy.shape[1], x.shape[2:], kernel_hw, stride, padding)
+    return weight_grad_by_path(path, x, dy, kernel_hw, stride, padding)
 
 
 def conv2d_input_grad(dy, w, input_hw, stride, padding):
     """``dx`` (N, C, H, W) from ``dxp[n, c, i sh + a, j sw + e] += W[o, c, a, e] dy[n, o, i, j]``, cropped."""
-    return input_grad_by_path(choose_path(w.shape[1], w.shape[0], stride), dy, w, input_hw, stride, padding)
+    path = choose_path(dy.shape[0], w.shape[1], w.shape[0], input_hw, w.shape[2:], stride, padding)
+    return input_grad_by_path(path, dy, w, input_hw, stride, padding)
 
 
 def conv2d_bias_grad(dy):
@@ -524,6 +551,8 @@ def forward_by_path(path, x, w, b, stride, padding):
     (n, _, h, wd), (o, _, kh, kw) = x.shape, w.shape
     (ph, pw), (sh, sw) = padding, stride
     ho, wo = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
+    if path == "winograd":
+        return conv2d_forward_winograd(x, w, b, scratch())
     y = np.empty((n, o, ho, wo), dtype=x.dtype)
     if path == "direct":
         conv2d_forward_direct(x, np.ascontiguousarray(w), b, ph, pw, images_per_stack(y.shape[2:], (kh, kw)), y)
@@ -539,6 +568,8 @@ def weight_grad_by_path(path, x, dy, kernel_hw, stride, padding):
     """``conv2d_weight_grad`` on the given path."""
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     w_shape = (dy.shape[1], x.shape[1]) + tuple(kernel_hw)
+    if path == "winograd":  # Winograd's weight gradient was slower than the others (benchmarks/README.md)
+        path = direct_or_gemm(x.shape[1], dy.shape[1], stride)
     if path == "direct":
         groups = min(dy.shape[0], WEIGHT_GRAD_GROUPS)
         partial = scratch().get("partial", (groups,) + w_shape, dy.dtype)
@@ -553,12 +584,15 @@ def input_grad_by_path(path, dy, w, input_hw, stride, padding):
     """``conv2d_input_grad`` on the given path."""
     dy = np.ascontiguousarray(dy)
     (n, o, ho, wo), (_, c, kh, kw), (ph, pw) = dy.shape, w.shape, padding
-    dx = np.empty((n, c) + tuple(input_hw), dtype=dy.dtype)
-    if path == "direct":
+    if path in ("direct", "winograd"):
         # stride 1: dx[n, c, i, j] = sum_{o, a, e} W[o, c, a, e] dy[n, o, i + ph - a, j + pw - e], a forward
         # convolution of dy padded by K - 1 - p (cropped if negative) with the weights flipped in both spatial
-        # axes and their channel axes swapped
+        # axes and their channel axes swapped (for a 3x3 'same' convolution: padded by 1 again)
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        if path == "winograd":
+            return conv2d_forward_winograd(dy, flipped, np.zeros(c, dtype=dy.dtype), scratch())
+    dx = np.empty((n, c) + tuple(input_hw), dtype=dy.dtype)
+    if path == "direct":
         stack = images_per_stack(input_hw, (kh, kw))
         conv2d_forward_direct(dy, flipped, np.zeros(c, dtype=dy.dtype), kh - 1 - ph, kw - 1 - pw, stack, dx)
         return dx
