@@ -155,8 +155,10 @@ def test_choose_path_takes_winograd_for_wide_3x3_same_convolutions_direct_for_na
     assert path(200, 1, 1, stride=(2, 1)) == "gemm"
 
 
-#: (N, C, O, H, W) for the Winograd path: N short of a group of eight, below and above it; odd and one-pixel sides
-WINOGRAD = [(9, 4, 4, 5, 7), (17, 8, 12, 6, 6), (3, 4, 8, 1, 3), (8, 12, 4, 2, 1), (33, 16, 32, 14, 14)]
+#: (N, C, O, H, W) for the Winograd path: N short of a group of eight, below and above it; odd and one-pixel sides;
+#: rows of eight pixels and more (a full group goes through 8x8 transposes, the last one overlapping: 9 and 14)
+WINOGRAD = [(9, 4, 4, 5, 7), (17, 8, 12, 6, 6), (3, 4, 8, 1, 3), (8, 12, 4, 2, 1), (16, 4, 4, 3, 8), (8, 4, 8, 2, 9),
+            (33, 16, 32, 14, 14)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -219,7 +221,8 @@ def test_convolutional_layers_of_the_convae_agree_on_both_backends_through_the_w
 
 
 def test_lanes_are_single_vector_operations_on_eight_values():
-    """``npae.backends.fast.lanes``: load, store, broadcast, multiply-add, add and subtract, as NumPy computes them."""
+    """``npae.backends.fast.lanes``: load, store, broadcast, multiply-add, add, subtract and the 8x8 transpose, as
+    NumPy computes them."""
     from npae.backends.fast import lanes
 
     @numba.njit
@@ -228,11 +231,23 @@ def test_lanes_are_single_vector_operations_on_eight_values():
         lanes.store(out, 0, lanes.muladd(lanes.splat(a, 0), x, y))
         lanes.store(out, 8, lanes.sub(lanes.add(x, y), lanes.zeros(a)))
 
+    @numba.njit
+    def transposed(block, out):
+        columns = lanes.transpose(lanes.load(block, 0), lanes.load(block, 8), lanes.load(block, 16),
+                                  lanes.load(block, 24), lanes.load(block, 32), lanes.load(block, 40),
+                                  lanes.load(block, 48), lanes.load(block, 56))
+        for j in range(8):
+            lanes.store(out, 8 * j, columns[j])
+
     a, b = np.arange(1.0, 10.0, dtype=np.float32), np.linspace(-1, 1, 8, dtype=np.float32)
     out = np.empty(16, np.float32)
     combine(a, b, out)
     np.testing.assert_array_equal(out[:8], a[0] * a[1:9] + b)
     np.testing.assert_array_equal(out[8:], a[1:9] + b)
+    for dtype in (np.float32, np.float64):
+        block, out = np.arange(64, dtype=dtype), np.empty(64, dtype)
+        transposed(block, out)
+        np.testing.assert_array_equal(out.reshape(8, 8), block.reshape(8, 8).T)
 
 
 def test_scratch_is_reused_across_calls():

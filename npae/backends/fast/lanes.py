@@ -9,7 +9,9 @@ the operations below are single LLVM instructions:
 - ``load(a, i)``: the values ``a[i : i + WIDTH]`` of a 1-D contiguous array; ``store(a, i, v)`` writes them;
 - ``splat(a, i)``: ``a[i]`` in every lane; ``zeros(a)``: zeros in ``a``'s dtype;
 - ``muladd(a, b, c)``: ``a * b + c`` lane by lane (one fused multiply-add where the machine has one);
-- ``add(a, b)``, ``sub(a, b)``: lane by lane.
+- ``add(a, b)``, ``sub(a, b)``: lane by lane;
+- ``transpose(r0, ..., r7)``: the eight vectors as the rows of an 8x8 block, returned as its eight columns
+  (``WIDTH`` must be 8): eight values of one image become one value of eight images, and back.
 
 No bounds are checked: the caller guarantees ``i + WIDTH <= a.size``. Eight float32 values are one AVX register
 (two SSE registers, half an AVX-512 one: LLVM splits or pads as the machine needs).
@@ -122,3 +124,36 @@ def sub(typingctx, a, b):
     return a(a, b), codegen
 
 
+
+
+def _shuffle(builder, a, b, mask):
+    return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), WIDTH), mask))
+
+
+@intrinsic
+def transpose(typingctx, r0, r1, r2, r3, r4, r5, r6, r7):
+    """The columns of the 8x8 block whose rows are ``r0 ... r7``: column ``j`` is ``(r0[j], ..., r7[j])``.
+
+    Three rounds of shuffles: interleave pairs of rows (``t``), then pairs of pairs (``u``), then the two
+    halves (``o``), as an AVX 8x8 transpose does with ``unpcklps``, ``shufps`` and ``vperm2f128``.
+    """
+    rows = (r0, r1, r2, r3, r4, r5, r6, r7)
+
+    def codegen(context, builder, signature, args):
+        low, high = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
+        t = []
+        for i in range(0, 8, 2):
+            t += [_shuffle(builder, args[i], args[i + 1], low), _shuffle(builder, args[i], args[i + 1], high)]
+        even, odd = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+        u = []
+        for i in (0, 4):  # rows 0-3, then rows 4-7
+            u += [_shuffle(builder, t[i], t[i + 2], even), _shuffle(builder, t[i], t[i + 2], odd),
+                  _shuffle(builder, t[i + 1], t[i + 3], even), _shuffle(builder, t[i + 1], t[i + 3], odd)]
+        first, second = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+        columns = [_shuffle(builder, u[k], u[k + 4], first) for k in range(4)]
+        columns += [_shuffle(builder, u[k], u[k + 4], second) for k in range(4)]
+        return context.make_tuple(builder, signature.return_type, columns)
+
+    if WIDTH != 8 or len(set(rows)) != 1:
+        raise TypeError("transpose: eight vectors of one type, WIDTH 8")
+    return types.UniTuple(r0, 8)(*rows), codegen

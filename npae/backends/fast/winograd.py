@@ -46,7 +46,7 @@ import numpy as np
 from numba import prange
 
 from .jit import inline_kernel, kernel, parallel_kernel
-from .lanes import WIDTH, add, load, muladd, splat, store, sub, zeros
+from .lanes import WIDTH, add, load, muladd, splat, store, sub, transpose, zeros
 from .rows import fill
 
 CHANNEL_BLOCK = 4  # output channels per block of accumulators in the products (the kernels are written for 4)
@@ -72,25 +72,33 @@ def transformed_weights(w):
 def _interleave(x, first, count, border, rows, cols, out):
     """``out[((c rows + i + border) cols + j + border) WIDTH + s] = x[first + s, c, i, j]`` for ``s < count``, 0
     elsewhere: the group's images in planes of ``rows x cols`` (padded by ``border`` pixels and up to whole
-    tiles), lane ``s`` holding image ``first + s``. Row by row, so that the row of ``out`` being filled stays in
-    the first-level cache."""
+    tiles), lane ``s`` holding image ``first + s``. A full group, in rows of at least ``WIDTH`` pixels, goes
+    through 8x8 transposes (the last block of a row overlapping the one before it)."""
     fill(out, 0)
     n_ch, h, w = x.shape[1], x.shape[2], x.shape[3]
     for c in range(n_ch):
         for i in range(h):
             row = ((c * rows + i + border) * cols + border) * WIDTH
-            if count == WIDTH:
+            if count == WIDTH and w >= WIDTH:
                 x0, x1, x2, x3 = x[first, c, i], x[first + 1, c, i], x[first + 2, c, i], x[first + 3, c, i]
                 x4, x5, x6, x7 = x[first + 4, c, i], x[first + 5, c, i], x[first + 6, c, i], x[first + 7, c, i]
-                for j in range(w):
-                    at = row + j * WIDTH
-                    out[at], out[at + 1], out[at + 2], out[at + 3] = x0[j], x1[j], x2[j], x3[j]
-                    out[at + 4], out[at + 5], out[at + 6], out[at + 7] = x4[j], x5[j], x6[j], x7[j]
+                for j in range(0, w, WIDTH):
+                    j = min(j, w - WIDTH)
+                    pixels = transpose(load(x0, j), load(x1, j), load(x2, j), load(x3, j), load(x4, j), load(x5, j),
+                                       load(x6, j), load(x7, j))
+                    _store_eight(out, row + j * WIDTH, WIDTH, pixels)
                 continue
             for s in range(count):
                 src = x[first + s, c, i]
                 for j in range(w):
                     out[row + j * WIDTH + s] = src[j]
+
+
+@inline_kernel
+def _store_eight(array, at, step, vectors):
+    """``array[at + k step : ... + WIDTH] = vectors[k]`` for k < 8."""
+    for k in range(8):
+        store(array, at + k * step, vectors[k])
 
 
 @inline_kernel
@@ -132,15 +140,15 @@ def _input_transform(padded, n_ch, rows, cols, tiles_w, n_tiles, first_tile, blo
     tiles ``first_tile + t``, ``t < block`` (tiles past the last, ``n_tiles``, get zeros): the two tiles of a pair
     side by side for each channel, in runs of ``C + 1`` channels (see ``_offsets``)."""
     step = cols * WIDTH  # from one row of the padded image to the next
-    for t in range(block):
-        tile = first_tile + t
-        if tile >= n_tiles:
-            for xi in range(16):
-                for c in range(n_ch):
-                    store(v, (t // 2) * pair_step + xi * xi_step + (2 * c + t % 2) * WIDTH, zeros(v))
-            continue
-        ti, tj = tile // tiles_w, tile % tiles_w
-        for c in range(n_ch):
+    for c in range(n_ch):  # channel by channel: one padded plane at a time stays in the first-level cache
+        for t in range(block):
+            tile = first_tile + t
+            at = (t // 2) * pair_step + (2 * c + t % 2) * WIDTH
+            if tile >= n_tiles:
+                for xi in range(16):
+                    store(v, at + xi * xi_step, zeros(v))
+                continue
+            ti, tj = tile // tiles_w, tile % tiles_w
             base = ((c * rows + 2 * ti) * cols + 2 * tj) * WIDTH
             # B^T d, one column of d at a time
             u0 = _rows_of_b(load(padded, base), load(padded, base + step), load(padded, base + 2 * step),
@@ -155,11 +163,10 @@ def _input_transform(padded, n_ch, rows, cols, tiles_w, n_tiles, first_tile, blo
             u3 = _rows_of_b(load(padded, base), load(padded, base + step), load(padded, base + 2 * step),
                             load(padded, base + 3 * step))
             # then each row i of B^T d, times B, to positions xi = 4 i + j
-            at, step_xi = (t // 2) * pair_step + (2 * c + t % 2) * WIDTH, xi_step
-            _store_four(v, at, step_xi, _rows_of_b(u0[0], u1[0], u2[0], u3[0]))
-            _store_four(v, at + 4 * step_xi, step_xi, _rows_of_b(u0[1], u1[1], u2[1], u3[1]))
-            _store_four(v, at + 8 * step_xi, step_xi, _rows_of_b(u0[2], u1[2], u2[2], u3[2]))
-            _store_four(v, at + 12 * step_xi, step_xi, _rows_of_b(u0[3], u1[3], u2[3], u3[3]))
+            _store_four(v, at, xi_step, _rows_of_b(u0[0], u1[0], u2[0], u3[0]))
+            _store_four(v, at + 4 * xi_step, xi_step, _rows_of_b(u0[1], u1[1], u2[1], u3[1]))
+            _store_four(v, at + 8 * xi_step, xi_step, _rows_of_b(u0[2], u1[2], u2[2], u3[2]))
+            _store_four(v, at + 12 * xi_step, xi_step, _rows_of_b(u0[3], u1[3], u2[3], u3[3]))
 
 
 @inline_kernel
@@ -235,19 +242,29 @@ def _products_and_outputs(v, u, b, n_in, n_out, tiles_h, tiles_w, n_tiles, first
 
 @kernel
 def _deinterleave(out, first, count, tiles_h, tiles_w, y):
-    """``y[first + s, o, i, j] = out[((o 2 th + i) 2 tw + j) WIDTH + s]``, cropped to the image; row by row, as
-    ``_interleave``."""
+    """``y[first + s, o, i, j] = out[((o 2 th + i) 2 tw + j) WIDTH + s]``, cropped to the image; by 8x8
+    transposes, as ``_interleave``."""
     n_out, h, w = y.shape[1], y.shape[2], y.shape[3]
     for o in range(n_out):
         for i in range(h):
             row = ((o * 2 * tiles_h + i) * 2 * tiles_w) * WIDTH
-            if count == WIDTH:
+            if count == WIDTH and w >= WIDTH:
                 y0, y1, y2, y3 = y[first, o, i], y[first + 1, o, i], y[first + 2, o, i], y[first + 3, o, i]
                 y4, y5, y6, y7 = y[first + 4, o, i], y[first + 5, o, i], y[first + 6, o, i], y[first + 7, o, i]
-                for j in range(w):
+                for j in range(0, w, WIDTH):
+                    j = min(j, w - WIDTH)
                     at = row + j * WIDTH
-                    y0[j], y1[j], y2[j], y3[j] = out[at], out[at + 1], out[at + 2], out[at + 3]
-                    y4[j], y5[j], y6[j], y7[j] = out[at + 4], out[at + 5], out[at + 6], out[at + 7]
+                    images = transpose(load(out, at), load(out, at + WIDTH), load(out, at + 2 * WIDTH),
+                                       load(out, at + 3 * WIDTH), load(out, at + 4 * WIDTH), load(out, at + 5 * WIDTH),
+                                       load(out, at + 6 * WIDTH), load(out, at + 7 * WIDTH))
+                    store(y0, j, images[0])
+                    store(y1, j, images[1])
+                    store(y2, j, images[2])
+                    store(y3, j, images[3])
+                    store(y4, j, images[4])
+                    store(y5, j, images[5])
+                    store(y6, j, images[6])
+                    store(y7, j, images[7])
                 continue
             for s in range(count):
                 dst = y[first + s, o, i]
