@@ -73,13 +73,18 @@ def _interleave(x, first, count, border, rows, cols, out):
     """``out[((c rows + i + border) cols + j + border) WIDTH + s] = x[first + s, c, i, j]`` for ``s < count``, 0
     elsewhere: the group's images in planes of ``rows x cols`` (padded by ``border`` pixels and up to whole
     tiles), lane ``s`` holding image ``first + s``. A full group, in rows of at least ``WIDTH`` pixels, goes
-    through 8x8 transposes (the last block of a row overlapping the one before it)."""
-    fill(out, 0)
+    through 8x8 transposes (the last block of a row overlapping the one before it), and only the border is
+    zeroed."""
     n_ch, h, w = x.shape[1], x.shape[2], x.shape[3]
+    transposed = count == WIDTH and w >= WIDTH
+    if transposed:
+        _zero_border(out, n_ch, h, w, border, rows, cols)
+    else:
+        fill(out, 0)
     for c in range(n_ch):
         for i in range(h):
             row = ((c * rows + i + border) * cols + border) * WIDTH
-            if count == WIDTH and w >= WIDTH:
+            if transposed:
                 x0, x1, x2, x3 = x[first, c, i], x[first + 1, c, i], x[first + 2, c, i], x[first + 3, c, i]
                 x4, x5, x6, x7 = x[first + 4, c, i], x[first + 5, c, i], x[first + 6, c, i], x[first + 7, c, i]
                 for j in range(0, w, WIDTH):
@@ -92,6 +97,19 @@ def _interleave(x, first, count, border, rows, cols, out):
                 src = x[first + s, c, i]
                 for j in range(w):
                     out[row + j * WIDTH + s] = src[j]
+
+
+@kernel
+def _zero_border(out, n_ch, h, w, border, rows, cols):
+    """Zeros in every entry of the ``rows x cols`` planes of ``out`` outside the ``h x w`` image at ``(border,
+    border)``: the rows above and below it, and the columns left and right of each of its rows."""
+    for c in range(n_ch):
+        plane = out[c * rows * cols * WIDTH : (c + 1) * rows * cols * WIDTH]
+        fill(plane[: border * cols * WIDTH], 0)
+        fill(plane[(border + h) * cols * WIDTH :], 0)
+        for i in range(border, border + h):
+            fill(plane[i * cols * WIDTH : (i * cols + border) * WIDTH], 0)
+            fill(plane[(i * cols + border + w) * WIDTH : (i + 1) * cols * WIDTH], 0)
 
 
 @inline_kernel
