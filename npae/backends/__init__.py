@@ -6,7 +6,7 @@ Layers, losses, optimizers and models call the operations below through one obje
 - ``"reference"`` (``npae/backends/reference/``): plain NumPy, written to be read first. Each function mirrors
   the formula of its docstring with loops over kernel offsets or an ``einsum``; step into it with a debugger.
 - ``"fast"`` (``npae/backends/fast/``, the default): the same maps with Numba kernels, reusable scratch memory,
-  a choice between direct and matrix-product convolutions, and a policy for BLAS's threads. Everything in
+  a choice between direct, Winograd and matrix-product convolutions, and a policy for BLAS's threads. Everything in
   npae that exists only for speed lives there.
 
 Both give the same results (to rounding; the tests compare them operation by operation and by training every
