@@ -3,7 +3,7 @@
 The maps and their derivation are in ``npae.backends.reference.conv`` (read that first); the notation is the same:
 ``x`` (N, C, H, W), ``W`` (O, C, KH, KW), stride ``(sh, sw)``, padding ``(ph, pw)``, ``xp`` the padded input.
 
-Two ways to compute each map, chosen per call by ``choose_path``:
+Three ways to compute each map, chosen per call by ``choose_path`` from the shapes:
 
 - ``"gemm"``: gather every receptive field into a column (``im2col``), giving ``cols`` (C KH KW, N Ho Wo);
   the convolution is then one matrix product ``W (O, C KH KW) @ cols`` done by BLAS, ``dW = dy @ cols^T``
@@ -25,6 +25,10 @@ Two ways to compute each map, chosen per call by ``choose_path``:
   positions, ``Fh = H + max(ph_top, ph_bottom)``): a pass over a row then covers two 14x14 images, not one.
   A negative padding (a crop, in some input gradients) shares nothing: the frame is then the whole padded
   image.
+
+- ``"winograd"`` (3x3 kernels, stride 1, padding 1, enough channels and images): the forward pass and the input
+  gradient by Winograd's F(2x2, 3x3), 16 multiplications per 2x2 outputs instead of 36
+  (``npae.backends.fast.winograd``); the weight gradient of such a layer takes the direct or gemm path.
 
 Scratch arrays (padded images, ``cols``, channel-major copies, partial weight gradients) come from a
 per-thread ``Workspace``, so a training loop at a fixed batch size allocates them once; every array returned
