@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import npae
 from npae.backends import fast, reference
-from npae.backends.fast import blas, conv, jit
+from npae.backends.fast import blas, conv, jit, winograd
 from npae.backends.fast.conv import choose_path, forward_by_path, input_grad_by_path, weight_grad_by_path
 from npae.backends.fast.workspace import Workspace
 from test_operations import AWKWARD, close, geometries
@@ -180,6 +180,8 @@ def test_winograd_path_matches_the_reference(geometry, dtype):
             "dW": reference.conv2d_weight_grad(x, dy, (3, 3), (1, 1), (1, 1))}
     for key in got:
         assert got[key].dtype == dtype and close(got[key], want[key], tol), key
+    u = np.einsum("ia,ocab,jb->ijoc", winograd.G, weight.astype(np.float64), winograd.G).reshape(16, o // 4, 4, c)
+    np.testing.assert_allclose(winograd.transformed_weights(weight), u.transpose(0, 1, 3, 2).reshape(-1), rtol=tol)
 
 
 def test_winograd_path_keeps_images_apart_and_gives_the_same_bits_on_any_number_of_threads():

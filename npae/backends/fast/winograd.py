@@ -54,13 +54,35 @@ CHANNEL_BLOCK = 4  # output channels per block of accumulators in the products (
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])  # B^T and A^T are spelt out in the kernels
 
 
+@kernel
+def _transform_weights(w, out):
+    """``out[((xi (O / 4) + o // 4) C + c) 4 + o % 4] = (G W[o, c] G^T)[xi]``, in float64 arithmetic: ``G g`` row by
+    row (``g0``, ``(g0 + g1 + g2) / 2``, ``(g0 - g1 + g2) / 2``, ``g2`` for the rows ``g0, g1, g2`` of ``g``),
+    then the same on the columns of the result."""
+    n_out, n_in = w.shape[0], w.shape[1]
+    blocks = n_out // CHANNEL_BLOCK
+    rows = np.empty((4, 3))
+    for o in range(n_out):
+        for c in range(n_in):
+            for e in range(3):
+                g0, g1, g2 = np.float64(w[o, c, 0, e]), np.float64(w[o, c, 1, e]), np.float64(w[o, c, 2, e])
+                rows[0, e], rows[1, e], rows[2, e], rows[3, e] = g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2
+            for i in range(4):
+                r0, r1, r2 = rows[i, 0], rows[i, 1], rows[i, 2]
+                at = ((4 * i * blocks + o // CHANNEL_BLOCK) * n_in + c) * CHANNEL_BLOCK + o % CHANNEL_BLOCK
+                step = blocks * n_in * CHANNEL_BLOCK  # from position xi to xi + 1
+                out[at] = r0
+                out[at + step] = (r0 + r1 + r2) / 2
+                out[at + 2 * step] = (r0 - r1 + r2) / 2
+                out[at + 3 * step] = r2
+
+
 def transformed_weights(w):
     """``U[xi, o, c] = (G W[o, c] G^T)[xi]``, laid out as ``[xi, o // 4, c, o % 4]`` so that the products
-    broadcast four consecutive values (computed in float64, returned in ``w``'s dtype)."""
-    n_out, n_in = w.shape[:2]
-    u = np.einsum("ia,ocab,jb->ijoc", G, w.astype(np.float64), G).reshape(16, n_out, n_in)
-    blocks = u.reshape(16, n_out // CHANNEL_BLOCK, CHANNEL_BLOCK, n_in).transpose(0, 1, 3, 2)
-    return np.ascontiguousarray(blocks, dtype=w.dtype).reshape(-1)
+    broadcast four consecutive values, in ``w``'s dtype (a kernel: the same in NumPy took 0.2 ms a call)."""
+    out = np.empty(16 * w.shape[0] * w.shape[1], dtype=w.dtype)
+    _transform_weights(np.ascontiguousarray(w), out)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
