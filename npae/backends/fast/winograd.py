@@ -18,14 +18,14 @@ with ``g_oc = W[o, c]`` and the constant matrices
 four stages, each over every image, channel and tile:
 
 1. input transform ``V[xi, c, tile] = (B^T d B)[xi]`` for the 16 positions ``xi`` of the 4x4 array (additions only);
-2. weight transform ``U[xi, o, c] = (G g G^T)[xi]`` (once per call, NumPy: the weights are small);
+2. weight transform ``U[xi, o, c] = (G g G^T)[xi]`` (once per call, a small kernel: the weights are few);
 3. 16 matrix products ``M[xi, o, tile] = sum_c U[xi, o, c] V[xi, c, tile]``: here are the multiplications,
    ``16 O C`` per tile against ``36 O C`` for the direct sum;
 4. output transform ``Y = A^T M A`` (additions only), plus the bias, cropped to the image.
 
-Layout. The vector lanes run over images: eight images (a "group") are interleaved so that one ``Lanes`` vector
-holds the same pixel of eight images (``npae.backends.fast.lanes``), and every stage is then a plain sequence of
-vector additions or multiply-adds with no shuffles and no edge cases. A group's images are interleaved into a
+Layout. The vector lanes run over images: eight images (a "group") are interleaved, by 8x8 transposes, so that
+one ``Lanes`` vector holds the same pixel of eight images (``npae.backends.fast.lanes``), and every stage is
+then a plain sequence of vector additions or multiply-adds with no shuffles and no edge cases. A group's images are interleaved into a
 zero-padded buffer, transformed, multiplied and transformed back into an interleaved output, which is then
 written out image by image. The products keep eight vector accumulators in registers (four output channels by
 two tiles) over the whole sum over ``c``: two loads and four broadcasts per eight multiply-adds.
