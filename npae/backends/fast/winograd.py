@@ -175,11 +175,12 @@ def _offsets(n_ch):
 
 
 @kernel
-def _input_transform(padded, n_ch, rows, cols, tiles_w, n_tiles, first_tile, block, pair_step, xi_step, v):
+def _input_transform(padded, n_ch, rows, cols, tiles_w, n_tiles, first_tile, block, v):
     """``v[(t // 2) pair_step + xi xi_step + (2 c + t % 2) WIDTH ...] = (B^T d B)[xi]`` for every channel and the
     tiles ``first_tile + t``, ``t < block`` (tiles past the last, ``n_tiles``, get zeros): the two tiles of a pair
     side by side for each channel, in runs of ``C + 1`` channels (see ``_offsets``)."""
     step = cols * WIDTH  # from one row of the padded image to the next
+    pair_step, xi_step = _offsets(n_ch)
     for c in range(n_ch):  # channel by channel: one padded plane at a time stays in the first-level cache
         for t in range(block):
             tile = first_tile + t
@@ -343,9 +344,7 @@ def conv3x3_same_winograd(x, u, b, block, padded, v, m, out, y):
             count = min(WIDTH, n_img - first)
             _interleave(x, first, count, 1, rows, cols, padded[part])
             for first_tile in range(0, n_tiles, block):
-                pair_step, xi_step = _offsets(n_in)
-                _input_transform(padded[part], n_in, rows, cols, tiles_w, n_tiles, first_tile, block, pair_step,
-                                 xi_step, v[part])
+                _input_transform(padded[part], n_in, rows, cols, tiles_w, n_tiles, first_tile, block, v[part])
                 _products_and_outputs(v[part], u, b, n_in, n_out, tiles_h, tiles_w, n_tiles, first_tile, block,
                                       m[part], out[part])
             _deinterleave(out[part], first, count, tiles_h, tiles_w, y)
@@ -365,8 +364,7 @@ def tiles_per_block(n_in, itemsize):
 def _scratch(workspace, parts, x_shape, n_out, block, dtype):
     """Per part: the padded interleaved inputs, their transforms, the products and the interleaved outputs."""
     n_in, h, w = x_shape[1:]
-    tiles_h, tiles_w = (h + 1) // 2, (w + 1) // 2
-    rows, cols = 2 * tiles_h + 2, 2 * tiles_w + 2
+    tiles_h, tiles_w, _, rows, cols = _layout(h, w)
     return (workspace.get("winograd_padded", (parts, n_in * rows * cols * WIDTH), dtype),
             workspace.get("winograd_inputs", (parts, 16 * (n_in + 1) * block * WIDTH), dtype),
             workspace.get("winograd_products", (parts, 16 * 4 * 2 * WIDTH), dtype),
